@@ -1,0 +1,74 @@
+"""Request dependencies: the graph, the settings, and the caller's tenant from its API key."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+
+from tiegraph.api.errors import ApiError
+from tiegraph.core.identity import InvalidAddress, normalize_email
+from tiegraph.core.model import TieModel
+from tiegraph.graph.neo4j import GraphStore, TenantInfo
+from tiegraph.settings import Settings
+
+
+def get_graph(request: Request) -> GraphStore:
+    graph: GraphStore = request.app.state.graph
+    return graph
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+GraphDep = Annotated[GraphStore, Depends(get_graph)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_tenant(graph: GraphDep, authorization: Annotated[str | None, Header()] = None) -> TenantInfo:
+    """The tenant the bearer key belongs to; 401 for a missing, malformed or unknown key."""
+    scheme, _, key = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiError(401, "unauthorized", "send an API key as 'Authorization: Bearer <key>'")
+    tenant = await graph.tenant_for_key(key.strip())
+    if tenant is None:
+        raise ApiError(401, "unauthorized", "the API key is not valid")
+    return tenant
+
+
+TenantDep = Annotated[TenantInfo, Depends(get_tenant)]
+
+
+def get_model(tenant: TenantDep) -> TieModel:
+    return TieModel()
+
+
+ModelDep = Annotated[TieModel, Depends(get_model)]
+
+
+def as_email(raw: str) -> str:
+    """A path or query address, normalised; 422 if it is not one."""
+    try:
+        return normalize_email(raw)
+    except InvalidAddress as exc:
+        raise ApiError(422, "invalid_email", str(exc)) from exc
+
+
+def get_now(
+    as_of: Annotated[
+        datetime | None, Query(description="score ties as of this time (ISO 8601); default now")
+    ] = None,
+) -> float:
+    """The moment to score at: decay is computed at read time, so any moment can be asked."""
+    if as_of is None:
+        return time.time()
+    if as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=timezone.utc)
+    return as_of.timestamp()
+
+
+NowDep = Annotated[float, Depends(get_now)]

@@ -1,0 +1,53 @@
+"""People and their ties."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from tiegraph.api.deps import GraphDep, ModelDep, NowDep, TenantDep, as_email
+from tiegraph.api.errors import ApiError
+from tiegraph.api.schemas import Contacts, ErrorBody, Person, TieView
+from tiegraph.api.views import contact_view, explain, iso, person_view
+
+router = APIRouter(prefix="/v1", tags=["people"], responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}, 422: {"model": ErrorBody}})
+
+
+@router.get("/people/{email}", response_model=Person)
+async def get_person(email: str, tenant: TenantDep, graph: GraphDep) -> Person:
+    """A person of the caller's tenant: organisation, internal or not, number of ties."""
+    row = await graph.person(tenant.name, as_email(email))
+    if row is None:
+        raise ApiError(404, "person_not_found", f"no person {email!r} in this tenant")
+    return person_view(row)
+
+
+@router.get("/people/{email}/contacts", response_model=Contacts)
+async def get_contacts(
+    email: str,
+    tenant: TenantDep,
+    graph: GraphDep,
+    model: ModelDep,
+    now: NowDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> Contacts:
+    """A person's contacts, strongest first, each with strength, band and evidence."""
+    address = as_email(email)
+    row = await graph.person(tenant.name, address)
+    if row is None:
+        raise ApiError(404, "person_not_found", f"no person {email!r} in this tenant")
+    contacts = [contact_view(r, tie, address, now, model) for r, tie in await graph.contacts(tenant.name, address)]
+    contacts.sort(key=lambda c: (-c.strength, c.email))
+    return Contacts(person=person_view(row), as_of=iso(now) or "", contacts=contacts[:limit])
+
+
+@router.get("/ties/{a}/{b}", response_model=TieView)
+async def get_tie(a: str, b: str, tenant: TenantDep, graph: GraphDep, model: ModelDep, now: NowDep) -> TieView:
+    """One tie, explained from `a`'s side."""
+    first, second = as_email(a), as_email(b)
+    tie = await graph.tie(tenant.name, first, second)
+    if tie is None:
+        raise ApiError(404, "tie_not_found", f"{a!r} and {b!r} have no tie in this tenant")
+    score, evidence = explain(tie, first, now, model)
+    return TieView(a=first, b=second, as_of=iso(now) or "", strength=score.strength, band=score.band, evidence=evidence)

@@ -1,0 +1,93 @@
+"""Response shapes of the HTTP API (stable: other tools depend on them)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="a stable machine-readable code")
+    message: str = Field(description="what went wrong, for a person")
+
+
+class Direction(BaseModel):
+    to: int = 0
+    cc: int = 0
+    reply: int = 0
+    intensity: float = Field(description="decayed weighted contact at `as_of`")
+
+
+class Evidence(BaseModel):
+    """Everything the strength was computed from, so a user can see why."""
+
+    sent: Direction = Field(description="from the person to the contact")
+    received: Direction = Field(description="from the contact to the person")
+    meetings: int
+    reciprocity: float = Field(description="2 * min / sum of the two intensities; 0 = one-way")
+    reply_rate: float | None = Field(description="replies received per message sent, if any were sent")
+    first_contact: str | None
+    last_contact: str | None
+    contact_days: int | None = None
+
+
+class Contact(BaseModel):
+    email: str
+    name: str
+    organization: str | None
+    internal: bool
+    strength: float = Field(ge=0, le=1)
+    band: str = Field(description="strong, known or weak")
+    evidence: Evidence
+
+
+class Person(BaseModel):
+    email: str
+    name: str
+    organization: str | None
+    internal: bool
+    ties: int
+
+
+class Contacts(BaseModel):
+    person: Person
+    as_of: str
+    contacts: list[Contact]
+
+
+class TieView(BaseModel):
+    a: str
+    b: str
+    as_of: str
+    strength: float
+    band: str
+    evidence: Evidence = Field(description="oriented from `a` to `b`")
+
+
+class Stats(BaseModel):
+    tenant: str
+    messages: int = Field(description="distinct messages ingested, before noise filtering")
+    meetings: int
+    people: int
+    organizations: int
+    ties: int
+    dead_letters: int
+
+
+class PartitionLagView(BaseModel):
+    group: str
+    topic: str
+    partition: int
+    committed: int
+    end: int
+    lag: int
+
+
+class Lag(BaseModel):
+    total_lag: int
+    topics: dict[str, int]
+    partitions: list[PartitionLagView]
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,54 @@
+"""Core ties -> API views: scored at a moment and oriented from one person's side."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from tiegraph.api.schemas import Contact, Direction, Evidence, Person
+from tiegraph.core.model import TieModel
+from tiegraph.core.ties import Tie, TieScore, score_tie
+
+
+def iso(at: float | None) -> str | None:
+    return datetime.fromtimestamp(at, tz=timezone.utc).isoformat() if at else None
+
+
+def explain(tie: Tie, person: str, now: float, model: TieModel) -> tuple[TieScore, Evidence]:
+    """The tie's score and its evidence, with `sent` meaning from `person`."""
+    score = score_tie(tie, now, model)
+    out, back = ("ab", "ba") if tie.a == person else ("ba", "ab")
+    i_out, i_back = (score.intensity_ab, score.intensity_ba) if out == "ab" else (score.intensity_ba, score.intensity_ab)
+    sent = Direction(to=tie.count("to", out), cc=tie.count("cc", out), reply=tie.count("reply", out), intensity=i_out)
+    received = Direction(to=tie.count("to", back), cc=tie.count("cc", back), reply=tie.count("reply", back), intensity=i_back)
+    sent_total = tie.messages(out)
+    evidence = Evidence(
+        sent=sent,
+        received=received,
+        meetings=tie.count("meeting"),
+        reciprocity=score.reciprocity,
+        reply_rate=(received.reply / sent_total) if sent_total else None,
+        first_contact=iso(tie.first_at),
+        last_contact=iso(tie.last_at),
+        contact_days=len(tie.days) or None,
+    )
+    return score, evidence
+
+
+def person_view(row: dict[str, Any]) -> Person:
+    return Person(
+        email=row["email"], name=row["name"], organization=row["organization"], internal=row["internal"], ties=row["ties"]
+    )
+
+
+def contact_view(row: dict[str, Any], tie: Tie, person: str, now: float, model: TieModel) -> Contact:
+    score, evidence = explain(tie, person, now, model)
+    return Contact(
+        email=row["email"],
+        name=row["name"],
+        organization=row["organization"],
+        internal=row["internal"],
+        strength=score.strength,
+        band=score.band,
+        evidence=evidence,
+    )

@@ -1,0 +1,249 @@
+"""The `tiegraph` command line (names are a contract: see DESIGN.md "Interfaces")."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tiegraph.errors import GraphUnavailable, TiegraphError
+from tiegraph.graph.neo4j import GraphStore
+from tiegraph.settings import Settings
+
+app = typer.Typer(help="tiegraph: a live who-knows-whom graph from mail and calendar metadata.", no_args_is_help=True)
+services_app = typer.Typer(help="Local Kafka (KRaft) and Neo4j 5, without Docker.", no_args_is_help=True)
+tenants_app = typer.Typer(help="Tenants and their API keys.", no_args_is_help=True)
+app.add_typer(services_app, name="services")
+app.add_typer(tenants_app, name="tenants")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+# -- services -----------------------------------------------------------------------------------
+
+
+@services_app.command("up")
+def services_up() -> None:
+    """Fetch the jars (first time) and start Kafka and Neo4j; wait until both answer."""
+    from tiegraph.services.local import LocalServices
+
+    services = LocalServices(Settings())
+    try:
+        typer.echo("resolving Kafka and Neo4j jars (Maven Central, cached in ~/.m2)...")
+        services.install()
+        typer.echo("starting Kafka...")
+        services.start_kafka()
+        typer.echo("starting Neo4j...")
+        services.start_neo4j()
+        asyncio.run(_prepare(Settings()))
+    except TiegraphError as exc:
+        raise _fail(str(exc)) from exc
+    for status in services.status()[:2]:
+        typer.echo(f"{status.name:<7} running  {status.address}  (log: {status.log})")
+
+
+async def _prepare(settings: Settings) -> None:
+    """Topics and graph schema, both idempotent."""
+    from tiegraph.streams.topics import TopicNames, ensure_topics
+
+    await ensure_topics(settings.kafka_bootstrap, TopicNames(settings.topic_prefix), settings.topic_partitions, settings.topic_replication)
+    graph = _graph(settings)
+    try:
+        await _wait_for_graph(graph)
+        await graph.ensure_schema()
+    finally:
+        await graph.close()
+
+
+async def _wait_for_graph(graph: GraphStore, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await graph.ping()
+            return
+        except GraphUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+def _graph(settings: Settings) -> GraphStore:
+    return GraphStore.connect(settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password.get_secret_value())
+
+
+@services_app.command("down")
+def services_down() -> None:
+    """Stop the worker, API, Kafka and Neo4j started from this directory."""
+    from tiegraph.services.local import LocalServices
+
+    stopped = LocalServices(Settings()).down()
+    typer.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@services_app.command("status")
+def services_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Which services run, with pid, address and log file."""
+    from tiegraph.services.local import LocalServices
+
+    rows = LocalServices(Settings()).status()
+    if as_json:
+        typer.echo(json.dumps([{"name": r.name, "running": r.running, "pid": r.pid, "address": r.address, "log": str(r.log)} for r in rows]))
+        return
+    for r in rows:
+        typer.echo(f"{r.name:<7} {'running' if r.running else 'stopped':<8} {r.address:<22} pid={r.pid or '-'}  log: {r.log}")
+
+
+# -- pipeline processes -------------------------------------------------------------------------
+
+
+@app.command()
+def worker(loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug")] = "warn") -> None:
+    """Run the Faust worker (join the consumer group and process every stage)."""
+    from tiegraph.streams.worker import run_worker
+
+    run_worker(Settings(), loglevel)
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="default 127.0.0.1 (TIEGRAPH_API_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="default 8000 (TIEGRAPH_API_PORT)")] = None,
+) -> None:
+    """Serve the HTTP API."""
+    import uvicorn
+
+    from tiegraph.api.main import create_app
+
+    settings = Settings()
+    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port, log_level="warning")
+
+
+# -- tenants ------------------------------------------------------------------------------------
+
+
+@tenants_app.command("create")
+def tenants_create(
+    name: str,
+    domain: Annotated[list[str] | None, typer.Option("--domain", help="the tenant's own mail domains (repeat)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Create a tenant (or update its domains) and print a new API key for it."""
+
+    async def run() -> tuple[str, tuple[str, ...], str]:
+        settings = Settings()
+        graph = _graph(settings)
+        try:
+            await graph.ensure_schema()
+            tenant, key = await graph.create_tenant(name, domain or [])
+            return tenant.name, tenant.domains, key
+        finally:
+            await graph.close()
+
+    try:
+        tenant, domains, key = asyncio.run(run())
+    except TiegraphError as exc:
+        raise _fail(str(exc)) from exc
+    if as_json:
+        typer.echo(json.dumps({"tenant": tenant, "domains": list(domains), "api_key": key}))
+    else:
+        typer.echo(f"tenant:  {tenant}\ndomains: {', '.join(domains) or '-'}\napi key: {key}\n(store the key now: only its hash is kept)")
+
+
+# -- import ---------------------------------------------------------------------------------------
+
+
+@app.command("import")
+def import_(
+    paths: Annotated[list[Path], typer.Argument(help="mbox files, maildirs, folders of messages, .eml files")],
+    tenant: Annotated[str, typer.Option(help="the tenant the mail belongs to")],
+    owner: Annotated[str, typer.Option(help="the mailbox owner's address, if it is one person's mailbox")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Import mail metadata (headers only) into the pipeline."""
+    from tiegraph.ingest.importer import run_import
+
+    try:
+        summary = asyncio.run(run_import(Settings(), paths, tenant=tenant, owner=owner, show_progress=sys.stderr.isatty() and not as_json))
+    except TiegraphError as exc:
+        raise _fail(str(exc)) from exc
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict()))
+        return
+    rejected = sum(summary.rejected.values())
+    typer.echo(f"read {summary.read}, produced {summary.produced}, rejected {rejected}")
+    for reason, count in summary.rejected.most_common():
+        typer.echo(f"  rejected {count:>6}  {reason}")
+    for source, reason in summary.examples[:5]:
+        typer.echo(f"  e.g. {source}: {reason}")
+
+
+# -- observing ------------------------------------------------------------------------------------
+
+
+@app.command()
+def lag(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Consumer lag of every stage (total_lag is the sum over all partitions)."""
+    from tiegraph.streams.lag import read_lag, summarize
+    from tiegraph.streams.topics import ALL_TOPICS, TopicNames
+
+    settings = Settings()
+    names = TopicNames(settings.topic_prefix)
+    try:
+        rows = asyncio.run(read_lag(settings.kafka_bootstrap, settings.app_id, [names[n] for n in ALL_TOPICS]))
+    except TiegraphError as exc:
+        raise _fail(str(exc)) from exc
+    doc = summarize(rows)
+    if as_json:
+        typer.echo(json.dumps(doc))
+        return
+    typer.echo(f"total lag: {doc['total_lag']}")
+    for row in rows:
+        typer.echo(f"  {row.topic:<24} p{row.partition:<3} committed {row.committed:>9}  end {row.end:>9}  lag {row.lag:>7}")
+
+
+@app.command()
+def stats(tenant: Annotated[str, typer.Option()], as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """What a tenant's graph holds."""
+
+    async def run() -> dict[str, int]:
+        graph = _graph(Settings())
+        try:
+            return await graph.stats(tenant)
+        finally:
+            await graph.close()
+
+    try:
+        doc = {"tenant": tenant, **asyncio.run(run())}
+    except TiegraphError as exc:
+        raise _fail(str(exc)) from exc
+    if as_json:
+        typer.echo(json.dumps(doc))
+    else:
+        for k, v in doc.items():
+            typer.echo(f"{k:<14} {v}")
+
+
+@app.command()
+def demo(
+    people: Annotated[int, typer.Option(help="people in the generated organisation")] = 60,
+    messages: Annotated[int, typer.Option(help="messages to generate")] = 4000,
+) -> None:
+    """Everything end to end on a generated organisation, then example queries."""
+    from tiegraph.demo import run_demo
+
+    try:
+        run_demo(Settings(), people=people, messages=messages)
+    except TiegraphError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,178 @@
+"""Tie state and strength: two-speed decayed intensity per direction, gated by reciprocity.
+
+A tie stores decayed sums referenced to one time (`ref_at`); strength is computed at read time
+for any `now`, so scores stay current without rewriting the graph. Applying an interaction is
+order-independent (a sum of w * 2^(-(ref - t)/h)) and idempotent by interaction id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from tiegraph.core.model import DAY, TieModel
+from tiegraph.core.records import Interaction
+
+_DIRECTIONAL = ("to", "cc", "reply")
+
+
+def _decay(value: float, elapsed: float, half_life: float) -> float:
+    return value * 0.5 ** (max(elapsed, 0.0) / half_life) if value else 0.0
+
+
+def _effect_hash(interaction: Interaction) -> int:
+    digest = hashlib.blake2b(interaction.id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@dataclass(slots=True)
+class Tie:
+    """Everything needed to score and explain the tie between `a` and `b` (a < b)."""
+
+    tenant: str
+    a: str
+    b: str
+    ref_at: float = 0.0
+    fast_ab: float = 0.0
+    slow_ab: float = 0.0
+    fast_ba: float = 0.0
+    slow_ba: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)  # "to_ab", "cc_ba", "meeting", ...
+    first_at: float = 0.0
+    last_at: float = 0.0
+    days: set[int] = field(default_factory=set)  # distinct days with contact
+    a_name: str = ""
+    b_name: str = ""
+    applied: set[int] = field(default_factory=set)  # hashes of interactions already counted
+
+    @classmethod
+    def for_pair(cls, tenant: str, x: str, y: str) -> Tie:
+        a, b = (x, y) if x < y else (y, x)
+        return cls(tenant=tenant, a=a, b=b)
+
+    def count(self, kind: str, direction: str = "") -> int:
+        return self.counts.get(f"{kind}_{direction}" if direction else kind, 0)
+
+    def messages(self, direction: str) -> int:
+        return sum(self.count(k, direction) for k in _DIRECTIONAL)
+
+    def to_state(self) -> dict[str, Any]:
+        """The full state for the changelogged table (with the applied set)."""
+        data = self.to_update()
+        data["applied"] = sorted(self.applied)
+        return data
+
+    def to_update(self) -> dict[str, Any]:
+        """What the graph needs: absolute values, safe to write any number of times."""
+        return {
+            "tenant": self.tenant,
+            "a": self.a,
+            "b": self.b,
+            "ref_at": self.ref_at,
+            "fast_ab": self.fast_ab,
+            "slow_ab": self.slow_ab,
+            "fast_ba": self.fast_ba,
+            "slow_ba": self.slow_ba,
+            "counts": dict(self.counts),
+            "first_at": self.first_at,
+            "last_at": self.last_at,
+            "days": sorted(self.days),
+            "a_name": self.a_name,
+            "b_name": self.b_name,
+        }
+
+    @classmethod
+    def from_state(cls, data: dict[str, Any]) -> Tie:
+        return cls(
+            tenant=data["tenant"],
+            a=data["a"],
+            b=data["b"],
+            ref_at=data.get("ref_at", 0.0),
+            fast_ab=data.get("fast_ab", 0.0),
+            slow_ab=data.get("slow_ab", 0.0),
+            fast_ba=data.get("fast_ba", 0.0),
+            slow_ba=data.get("slow_ba", 0.0),
+            counts=dict(data.get("counts") or {}),
+            first_at=data.get("first_at", 0.0),
+            last_at=data.get("last_at", 0.0),
+            days=set(data.get("days") or ()),
+            a_name=data.get("a_name", ""),
+            b_name=data.get("b_name", ""),
+            applied=set(data.get("applied") or ()),
+        )
+
+
+def apply_interaction(tie: Tie, interaction: Interaction, model: TieModel) -> bool:
+    """Add one interaction to the tie in place; False (and no change) if it was applied before."""
+    effect = _effect_hash(interaction)
+    if effect in tie.applied:
+        return False
+    tie.applied.add(effect)
+    at = interaction.at
+    if at > tie.ref_at:
+        elapsed = at - tie.ref_at
+        tie.fast_ab = _decay(tie.fast_ab, elapsed, model.fast_half_life)
+        tie.slow_ab = _decay(tie.slow_ab, elapsed, model.slow_half_life)
+        tie.fast_ba = _decay(tie.fast_ba, elapsed, model.fast_half_life)
+        tie.slow_ba = _decay(tie.slow_ba, elapsed, model.slow_half_life)
+        tie.ref_at = at
+    fast = _decay(interaction.weight, tie.ref_at - at, model.fast_half_life)
+    slow = _decay(interaction.weight, tie.ref_at - at, model.slow_half_life)
+    directions = ("ab", "ba") if interaction.kind == "meeting" else ("ab" if interaction.a == tie.a else "ba",)
+    for direction in directions:
+        setattr(tie, f"fast_{direction}", getattr(tie, f"fast_{direction}") + fast)
+        setattr(tie, f"slow_{direction}", getattr(tie, f"slow_{direction}") + slow)
+    key = "meeting" if interaction.kind == "meeting" else f"{interaction.kind}_{directions[0]}"
+    tie.counts[key] = tie.counts.get(key, 0) + 1
+    tie.first_at = at if not tie.first_at else min(tie.first_at, at)
+    tie.last_at = max(tie.last_at, at)
+    tie.days.add(int(at // DAY))
+    for email, name in ((interaction.a, interaction.a_name), (interaction.b, interaction.b_name)):
+        if name:
+            if email == tie.a:
+                tie.a_name = name
+            else:
+                tie.b_name = name
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class TieScore:
+    """A tie's strength at one moment with the quantities it was computed from."""
+
+    strength: float
+    band: str
+    intensity_ab: float
+    intensity_ba: float
+    reciprocity: float
+
+
+def intensity(fast: float, slow: float, elapsed: float, model: TieModel) -> float:
+    """The two-speed decayed intensity `elapsed` seconds after the reference time."""
+    return model.fast_share * _decay(fast, elapsed, model.fast_half_life) + (1 - model.fast_share) * _decay(
+        slow, elapsed, model.slow_half_life
+    )
+
+
+def band_of(strength: float, model: TieModel) -> str:
+    if strength >= model.strong_at:
+        return "strong"
+    if strength >= model.known_at:
+        return "known"
+    return "weak"
+
+
+def score_tie(tie: Tie, now: float, model: TieModel) -> TieScore:
+    """Strength in [0, 1]: saturating total intensity, scaled down unless contact goes both ways."""
+    elapsed = now - tie.ref_at
+    i_ab = intensity(tie.fast_ab, tie.slow_ab, elapsed, model)
+    i_ba = intensity(tie.fast_ba, tie.slow_ba, elapsed, model)
+    total = i_ab + i_ba
+    if total <= 0:
+        return TieScore(0.0, "weak", 0.0, 0.0, 0.0)
+    reciprocity = 2 * min(i_ab, i_ba) / total
+    base = 1 - math.exp(-total / model.saturation)
+    strength = base * (model.one_way_cap + (1 - model.one_way_cap) * math.sqrt(reciprocity))
+    return TieScore(strength, band_of(strength, model), i_ab, i_ba, reciprocity)

@@ -1,0 +1,170 @@
+"""The Neo4j adapter: batched idempotent writes and tenant-filtered reads.
+
+Driver errors are translated to GraphUnavailable here; nothing above this module sees neo4j types.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, LiteralString
+
+from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction
+from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
+
+from tiegraph.core.identity import affiliation_of
+from tiegraph.core.ties import Tie
+from tiegraph.errors import GraphUnavailable
+from tiegraph.graph import cypher
+
+_TIE_FIELDS = ("ref_at", "fast_ab", "slow_ab", "fast_ba", "slow_ba", "first_at", "last_at")
+
+
+@dataclass(frozen=True, slots=True)
+class TenantInfo:
+    name: str
+    domains: tuple[str, ...]
+
+
+def hash_api_key(key: str) -> str:
+    """Keys are stored only as this hash; a leaked database holds no usable key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def tie_props(update: dict[str, Any]) -> dict[str, Any]:
+    """Relationship properties for a tie update (Neo4j properties cannot hold maps)."""
+    props: dict[str, Any] = {"tenant": update["tenant"], "days": len(update.get("days") or ())}
+    props.update({f: update[f] for f in _TIE_FIELDS})
+    props.update({f"n_{k}": v for k, v in (update.get("counts") or {}).items()})
+    return props
+
+
+def tie_from_props(tenant: str, a: str, b: str, props: dict[str, Any]) -> Tie:
+    """Rebuild the scoring state of a tie from its stored properties."""
+    tie = Tie(tenant=tenant, a=a, b=b)
+    for f in _TIE_FIELDS:
+        setattr(tie, f, float(props.get(f, 0.0)))
+    tie.counts = {k[2:]: int(v) for k, v in props.items() if k.startswith("n_")}
+    return tie
+
+
+def tie_row(update: dict[str, Any], domains: Iterable[str]) -> dict[str, Any]:
+    """A WRITE_TIES row: both people with their affiliation, and the tie's properties."""
+    domains = tuple(domains)
+    a_aff, b_aff = affiliation_of(update["a"], domains), affiliation_of(update["b"], domains)
+    return {
+        "tenant": update["tenant"],
+        "a": update["a"],
+        "b": update["b"],
+        "a_name": update.get("a_name", ""),
+        "b_name": update.get("b_name", ""),
+        "a_internal": a_aff.internal,
+        "b_internal": b_aff.internal,
+        "a_org": a_aff.organization,
+        "b_org": b_aff.organization,
+        "props": tie_props(update),
+    }
+
+
+class GraphStore:
+    """All reads and writes tiegraph makes to Neo4j."""
+
+    def __init__(self, driver: AsyncDriver) -> None:
+        self._driver = driver
+
+    @classmethod
+    def connect(cls, uri: str, user: str, password: str) -> GraphStore:
+        auth = (user, password) if password else None
+        return cls(AsyncGraphDatabase.driver(uri, auth=auth, max_connection_pool_size=20))
+
+    async def close(self) -> None:
+        await self._driver.close()
+
+    async def _write(self, query: LiteralString, **params: Any) -> list[dict[str, Any]]:
+        async def work(tx: AsyncManagedTransaction) -> list[dict[str, Any]]:
+            result = await tx.run(query, params)
+            return [record.data() async for record in result]
+
+        try:
+            async with self._driver.session() as session:
+                return await session.execute_write(work)
+        except (ServiceUnavailable, SessionExpired, DriverError, OSError) as exc:
+            raise GraphUnavailable(f"Neo4j unavailable: {exc}") from exc
+        except Neo4jError as exc:
+            if exc.is_retryable():
+                raise GraphUnavailable(f"Neo4j busy: {exc}") from exc
+            raise
+
+    async def _read(self, query: LiteralString, **params: Any) -> list[dict[str, Any]]:
+        try:
+            records, _, _ = await self._driver.execute_query(query, params, routing_="r")
+        except (ServiceUnavailable, SessionExpired, DriverError, OSError) as exc:
+            raise GraphUnavailable(f"Neo4j unavailable: {exc}") from exc
+        return [r.data() for r in records]
+
+    async def ping(self) -> None:
+        try:
+            await self._driver.verify_connectivity()
+        except (ServiceUnavailable, DriverError, OSError) as exc:
+            raise GraphUnavailable(f"Neo4j unavailable: {exc}") from exc
+
+    async def ensure_schema(self) -> None:
+        for statement in cypher.SCHEMA:
+            await self._write(statement)
+
+    # -- writes -------------------------------------------------------------------------------
+
+    async def write_ties(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self._write(cypher.WRITE_TIES, rows=list(rows))
+
+    async def write_counters(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self._write(cypher.WRITE_COUNTERS, rows=list(rows))
+
+    async def create_tenant(self, name: str, domains: Sequence[str]) -> tuple[TenantInfo, str]:
+        """Create the tenant (or update its domains) and issue a new API key for it."""
+        key = "tg_" + secrets.token_urlsafe(32)
+        rows = await self._write(
+            cypher.CREATE_TENANT,
+            name=name,
+            domains=[d.lower() for d in domains],
+            key_hash=hash_api_key(key),
+            now=time.time(),
+        )
+        return TenantInfo(rows[0]["name"], tuple(rows[0]["domains"])), key
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def tenants(self) -> list[TenantInfo]:
+        return [TenantInfo(r["name"], tuple(r["domains"])) for r in await self._read(cypher.TENANTS)]
+
+    async def tenant_for_key(self, key: str) -> TenantInfo | None:
+        rows = await self._read(cypher.TENANT_BY_KEY, key_hash=hash_api_key(key))
+        return TenantInfo(rows[0]["name"], tuple(rows[0]["domains"])) if rows else None
+
+    async def person(self, tenant: str, email: str) -> dict[str, Any] | None:
+        rows = await self._read(cypher.PERSON, tenant=tenant, email=email)
+        return rows[0] if rows else None
+
+    async def contacts(self, tenant: str, email: str) -> list[tuple[dict[str, Any], Tie]]:
+        """Every contact of a person with the tie oriented so that `a` is the person."""
+        found = []
+        for row in await self._read(cypher.CONTACTS, tenant=tenant, email=email):
+            a, b = (email, row["email"]) if row["person_is_a"] else (row["email"], email)
+            found.append((row, tie_from_props(tenant, a, b, row["tie"])))
+        return found
+
+    async def tie(self, tenant: str, a: str, b: str) -> Tie | None:
+        rows = await self._read(cypher.TIE, tenant=tenant, a=a, b=b)
+        if not rows:
+            return None
+        first, second = (a, b) if rows[0]["first_is_a"] else (b, a)
+        return tie_from_props(tenant, first, second, rows[0]["tie"])
+
+    async def stats(self, tenant: str) -> dict[str, int]:
+        rows = await self._read(cypher.STATS, tenant=tenant)
+        return {k: int(v) for k, v in rows[0].items()}

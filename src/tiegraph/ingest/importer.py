@@ -1,0 +1,43 @@
+"""`tiegraph import`: files -> mail.messages.v1, for a tenant that must exist."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tiegraph.errors import UnknownTenant
+from tiegraph.graph.neo4j import GraphStore
+from tiegraph.ingest.runner import ImportSummary, import_items, iter_paths
+from tiegraph.settings import Settings
+from tiegraph.streams.topics import TopicNames, ensure_topics
+
+
+def _print_progress(summary: ImportSummary) -> None:
+    rejected = sum(summary.rejected.values())
+    sys.stderr.write(f"\r  read {summary.read:>8}  produced {summary.produced:>8}  rejected {rejected:>6}")
+    sys.stderr.flush()
+
+
+async def run_import(settings: Settings, paths: Sequence[Path], *, tenant: str, owner: str = "", show_progress: bool = False) -> ImportSummary:
+    """Check the tenant, make sure the topics exist, and produce every message under `paths`."""
+    graph = GraphStore.connect(settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password.get_secret_value())
+    try:
+        if tenant not in {t.name for t in await graph.tenants()}:
+            raise UnknownTenant(f"no tenant {tenant!r}: create it with `tiegraph tenants create {tenant}`")
+    finally:
+        await graph.close()
+    names = TopicNames(settings.topic_prefix)
+    await ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions, settings.topic_replication)
+    owner_email = owner.strip().lower()
+    summary = await import_items(
+        iter_paths(paths),
+        tenant=tenant,
+        owner=owner_email,
+        bootstrap=settings.kafka_bootstrap,
+        names=names,
+        progress=_print_progress if show_progress else None,
+    )
+    if show_progress:
+        sys.stderr.write("\n")
+    return summary

@@ -1,0 +1,56 @@
+"""The one settings root, read from TIEGRAPH_* environment variables (and an optional .env).
+
+Built once in each entry point (CLI command, worker, API) and passed down as plain values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TIEGRAPH_", env_file=".env", extra="ignore")
+
+    environment: str = "development"  # "production" refuses development defaults
+    home: Path = Path(".tiegraph")  # local services' data, logs and pid files
+    lib_dir: Path | None = None  # the Kafka and Neo4j jars; default HOME/lib
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_controller_port: int = 9093
+    kafka_heap_mb: int = 512
+    topic_partitions: int = 4  # fixed at topic creation: the most workers that can share a stage
+    topic_replication: int = 1  # 3 on a real Kafka cluster
+    topic_prefix: str = ""  # lets several deployments (or tests) share one cluster
+
+    neo4j_uri: str = "bolt://127.0.0.1:7687"
+    neo4j_user: str = "neo4j"
+    neo4j_password: SecretStr = SecretStr("")
+    neo4j_heap_mb: int = 1024
+    neo4j_pagecache_mb: int = 512
+
+    app_id: str = "tiegraph"  # the Faust app id, which is also the Kafka consumer group
+    worker_web_port: int = 6066
+    store: str = "memory://"  # Faust table store; rocksdb:// keeps large tables on disk
+    commit_interval_s: float = 1.0
+    graph_batch_size: int = 2000
+    graph_batch_seconds: float = 0.2
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    @model_validator(mode="after")
+    def _refuse_development_defaults(self) -> Settings:
+        if self.environment == "production" and not self.neo4j_password.get_secret_value():
+            raise ValueError("TIEGRAPH_NEO4J_PASSWORD must be set when TIEGRAPH_ENVIRONMENT=production")
+        return self
+
+    @property
+    def kafka_port(self) -> int:
+        return int(self.kafka_bootstrap.rpartition(":")[2])
+
+    @property
+    def neo4j_address(self) -> str:
+        return self.neo4j_uri.split("://", 1)[1]

@@ -1,0 +1,183 @@
+"""The Faust application: three stages between the topics of DESIGN.md.
+
+  mail.messages.v1 --derive--> interactions.v1 --aggregate--> tie.updates.v1 --write--> Neo4j
+
+Delivery is at-least-once; effects are exactly-once because every stage is idempotent: `derive`
+drops copies it has seen, `aggregate` skips interactions a tie already holds (by id), and the
+graph writer sets absolute values keyed by pair.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+import faust
+from faust.types import EventT, StreamT
+
+from tiegraph.core.interactions import derive_interactions
+from tiegraph.core.records import DeadLetter, Interaction, MailMessage
+from tiegraph.core.ties import Tie, apply_interaction
+from tiegraph.errors import GraphUnavailable
+from tiegraph.graph.neo4j import GraphStore, tie_row
+from tiegraph.settings import Settings
+from tiegraph.streams import topics as t
+from tiegraph.streams.tenants import TenantDirectory
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 30.0
+
+
+async def write_until_done(write: Callable[[Sequence[dict[str, Any]]], Awaitable[None]], rows: Sequence[dict[str, Any]]) -> None:
+    """Retry a graph write with bounded backoff until it lands: the offsets of the batch are only
+    committed afterwards, so Neo4j being down pauses the stage instead of losing records."""
+    delay = 0.25
+    while True:
+        try:
+            await write(rows)
+            return
+        except GraphUnavailable as exc:
+            log.warning("graph write failed, retrying in %.1fs: %s", delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF_S)
+
+
+def latest_per_key(events: Sequence[EventT]) -> list[dict[str, Any]]:
+    """The last value of each key in a batch: an older update of the same tie is superseded."""
+    latest: dict[bytes, dict[str, Any]] = {}
+    for event in events:
+        latest[event.key] = t.decode(event.value)
+    return list(latest.values())
+
+
+def tenant_of_key(key: bytes | None) -> str:
+    return (key or b"").split(b"|", 1)[0].decode("utf-8", "replace")
+
+
+def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) -> faust.App:
+    """Build the worker's Faust app with its topics, tables and agents."""
+    names = t.TopicNames(settings.topic_prefix)
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store=settings.store,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
+        broker_commit_interval=settings.commit_interval_s,
+        web_port=settings.worker_web_port,
+        web_bind="127.0.0.1",
+        web_host="127.0.0.1",
+        producer_acks=-1,
+        key_serializer="raw",
+        value_serializer="raw",
+        # A backlog of changelog records can take a while to replay after a crash.
+        stream_recovery_delay=0.0,
+    )
+
+    def topic(name: str) -> faust.TopicT:
+        return app.topic(names[name], partitions=settings.topic_partitions, key_serializer="raw", value_serializer="raw")
+
+    mail_messages, interactions = topic(t.MAIL_MESSAGES), topic(t.INTERACTIONS)
+    tie_updates, counters, dead_letters = topic(t.TIE_UPDATES), topic(t.COUNTERS), topic(t.DEAD_LETTERS)
+
+    def table(name: str, default: Any) -> faust.Table:
+        return app.Table(name, default=default, key_serializer="json", value_serializer="json")
+
+    seen_messages = table("seen_messages", bool)
+    tie_states = table("tie_states", None)
+    counts = table("counts", int)
+
+    async def bump(event: EventT, tenant: str, name: str, by: int = 1) -> None:
+        """Count per source partition, so each count has one owner; the graph sums them."""
+        partition = event.message.partition
+        key = f"{tenant}|{name}|{partition}"
+        counts[key] += by
+        row = {"tenant": tenant, "name": name, "partition": partition, "value": counts[key]}
+        await counters.send(key=key.encode(), value=t.encode(row))
+
+    async def dead_letter(event: EventT, stage: str, reason: str) -> None:
+        letter = DeadLetter(tenant=tenant_of_key(event.key), stage=stage, source=f"{event.message.topic}@{event.message.partition}:{event.message.offset}", reason=reason)
+        await dead_letters.send(key=event.key, value=t.encode(letter.to_dict()))
+
+    @app.agent(mail_messages)
+    async def derive(stream: StreamT[bytes]) -> AsyncIterator[int]:
+        """New messages -> interactions; copies already seen are dropped."""
+        async for event in stream.events():
+            try:
+                message = MailMessage.from_dict(t.decode(event.value))
+            except (ValueError, KeyError, TypeError) as exc:
+                await dead_letter(event, "derive", f"undecodable message record: {exc}")
+                yield 0
+                continue
+            dedupe = message.dedupe_key or event.key.decode("utf-8", "replace")
+            if seen_messages[dedupe]:
+                yield 0
+                continue
+            seen_messages[dedupe] = True
+            await bump(event, message.tenant, "messages")
+            found = derive_interactions(message, tenants.model(message.tenant))
+            for interaction in found:
+                await interactions.send(
+                    key=t.pair_key(interaction.tenant, interaction.a, interaction.b),
+                    value=t.encode(interaction.to_dict()),
+                )
+            yield len(found)
+
+    @app.agent(interactions)
+    async def aggregate(stream: StreamT[bytes]) -> AsyncIterator[bool]:
+        """Interactions -> the tie of their pair, and its new absolute state downstream."""
+        async for event in stream.events():
+            try:
+                interaction = Interaction.from_dict(t.decode(event.value))
+            except (ValueError, KeyError, TypeError) as exc:
+                await dead_letter(event, "aggregate", f"undecodable interaction: {exc}")
+                yield False
+                continue
+            key = event.key.decode()
+            state = tie_states[key]
+            a, b = interaction.pair
+            tie = Tie.from_state(state) if state else Tie.for_pair(interaction.tenant, a, b)
+            changed = apply_interaction(tie, interaction, tenants.model(interaction.tenant))
+            if changed:
+                tie_states[key] = tie.to_state()
+                await tie_updates.send(key=event.key, value=t.encode(tie.to_update()))
+            yield changed
+
+    async def load_tenants() -> None:
+        try:
+            tenants.replace(await graph.tenants())
+        except GraphUnavailable as exc:
+            log.warning("cannot refresh tenants: %s", exc)
+
+    @app.agent(tie_updates)
+    async def write_ties(stream: StreamT[bytes]) -> AsyncIterator[int]:
+        """Tie updates -> Neo4j, one UNWIND statement per batch."""
+        async for batch in stream.take_events(settings.graph_batch_size, within=settings.graph_batch_seconds):
+            updates = latest_per_key(batch)
+            if not all(tenants.knows(u["tenant"]) for u in updates):
+                await load_tenants()  # a tenant created since the last refresh: learn its domains
+            rows = [tie_row(u, tenants.domains(u["tenant"])) for u in updates]
+            await write_until_done(graph.write_ties, rows)
+            yield len(rows)
+
+    @app.agent(counters)
+    async def write_counters(stream: StreamT[bytes]) -> AsyncIterator[int]:
+        async for batch in stream.take_events(settings.graph_batch_size, within=settings.graph_batch_seconds):
+            rows = latest_per_key(batch)
+            await write_until_done(graph.write_counters, rows)
+            yield len(rows)
+
+    @app.agent(dead_letters)
+    async def count_dead_letters(stream: StreamT[bytes]) -> AsyncIterator[None]:
+        async for event in stream.events():
+            await bump(event, tenant_of_key(event.key), "dead_letters")
+            yield None
+
+    @app.timer(interval=10.0)
+    async def refresh_tenants() -> None:
+        await load_tenants()
+
+    return app

@@ -1,0 +1,29 @@
+"""What the worker knows of each tenant: its domains and tie model, refreshed from the graph."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tiegraph.core.model import TieModel
+from tiegraph.graph.neo4j import TenantInfo
+
+
+class TenantDirectory:
+    """A read-mostly view of the tenants, replaced wholesale on refresh."""
+
+    def __init__(self, default_model: TieModel | None = None) -> None:
+        self._tenants: dict[str, TenantInfo] = {}
+        self._default_model = default_model or TieModel()
+
+    def replace(self, tenants: Iterable[TenantInfo]) -> None:
+        self._tenants = {t.name: t for t in tenants}
+
+    def knows(self, tenant: str) -> bool:
+        return tenant in self._tenants
+
+    def domains(self, tenant: str) -> tuple[str, ...]:
+        info = self._tenants.get(tenant)
+        return info.domains if info else ()
+
+    def model(self, tenant: str) -> TieModel:
+        return self._default_model

@@ -1,0 +1,90 @@
+"""Topic names, keys and creation. Topics are created explicitly with a fixed partition count:
+an auto-created topic would get the broker's default and break co-partitioning with tables."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from tiegraph.errors import StreamUnavailable
+
+MAIL_MESSAGES = "mail.messages.v1"
+CALENDAR_EVENTS = "calendar.events.v1"
+INTERACTIONS = "interactions.v1"
+TIE_UPDATES = "tie.updates.v1"
+COUNTERS = "counters.v1"
+DEAD_LETTERS = "deadletters.v1"
+
+# Latest value per key is all that matters for these: compaction keeps them bounded.
+COMPACTED = frozenset({TIE_UPDATES, COUNTERS})
+ALL_TOPICS = (MAIL_MESSAGES, CALENDAR_EVENTS, INTERACTIONS, TIE_UPDATES, COUNTERS, DEAD_LETTERS)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicNames:
+    """The deployment's topic names (an optional prefix lets deployments share a cluster)."""
+
+    prefix: str = ""
+
+    def __getitem__(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def all(self) -> list[str]:
+        return [self[n] for n in ALL_TOPICS]
+
+
+def message_key(tenant: str, dedupe_key: str) -> bytes:
+    """All copies of one message land on one partition, so one worker decides if it is new."""
+    return f"{tenant}|{dedupe_key}".encode()
+
+
+def pair_key(tenant: str, x: str, y: str) -> bytes:
+    """Both directions of a pair land on one partition, so one worker owns the tie."""
+    a, b = (x, y) if x < y else (y, x)
+    return f"{tenant}|{a}|{b}".encode()
+
+
+def encode(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode(raw: bytes | None) -> dict[str, Any]:
+    """Decode a JSON object; ValueError for anything else."""
+    if raw is None:
+        raise ValueError("empty record")
+    value = json.loads(raw)
+    if not isinstance(value, dict):
+        raise ValueError("record is not a JSON object")
+    return value
+
+
+async def ensure_topics(bootstrap: str, names: TopicNames, partitions: int, replication: int = 1) -> None:
+    """Create the pipeline's topics if missing, with the given partition count and replication."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    try:
+        await admin.start()
+    except KafkaError as exc:
+        raise StreamUnavailable(f"Kafka unreachable at {bootstrap}: {exc}") from exc
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(
+                names[n],
+                num_partitions=partitions,
+                replication_factor=replication,
+                topic_configs={"cleanup.policy": "compact"} if n in COMPACTED else {},
+            )
+            for n in ALL_TOPICS
+            if names[n] not in existing
+        ]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another process created them between our list and create
+    finally:
+        await admin.close()
