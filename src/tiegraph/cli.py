@@ -105,7 +105,7 @@ def services_status(as_json: Annotated[bool, typer.Option("--json")] = False) ->
 
 
 @app.command()
-def worker(loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug")] = "warn") -> None:
+def worker(loglevel: Annotated[str, typer.Option("--loglevel", "-l", help="crit, error, warn, info or debug")] = "warn") -> None:
     """Run the Faust worker (join the consumer group and process every stage)."""
     from tiegraph.streams.worker import run_worker
 

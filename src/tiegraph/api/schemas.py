@@ -27,7 +27,7 @@ class Evidence(BaseModel):
     reply_rate: float | None = Field(description="replies received per message sent, if any were sent")
     first_contact: str | None
     last_contact: str | None
-    contact_days: int | None = None
+    contact_days: int = Field(description="distinct days with contact either way")
 
 
 class Contact(BaseModel):

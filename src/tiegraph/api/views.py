@@ -30,7 +30,7 @@ def explain(tie: Tie, person: str, now: float, model: TieModel) -> tuple[TieScor
         reply_rate=(received.reply / sent_total) if sent_total else None,
         first_contact=iso(tie.first_at),
         last_contact=iso(tie.last_at),
-        contact_days=len(tie.days) or None,
+        contact_days=tie.contact_days,
     )
     return score, evidence
 

@@ -43,6 +43,7 @@ class Tie:
     first_at: float = 0.0
     last_at: float = 0.0
     days: set[int] = field(default_factory=set)  # distinct days with contact
+    stored_day_count: int = 0  # the graph keeps only the count of `days`
     a_name: str = ""
     b_name: str = ""
     applied: set[int] = field(default_factory=set)  # hashes of interactions already counted
@@ -54,6 +55,10 @@ class Tie:
 
     def count(self, kind: str, direction: str = "") -> int:
         return self.counts.get(f"{kind}_{direction}" if direction else kind, 0)
+
+    @property
+    def contact_days(self) -> int:
+        return max(len(self.days), self.stored_day_count)
 
     def messages(self, direction: str) -> int:
         return sum(self.count(k, direction) for k in _DIRECTIONAL)

@@ -74,11 +74,11 @@ RETURN properties(k) AS tie, startNode(k) = a AS first_is_a
 """
 
 STATS = """
-CALL { MATCH (c:Counter {tenant: $tenant, name: 'messages'}) RETURN coalesce(sum(c.value), 0) AS messages }
-CALL { MATCH (c:Counter {tenant: $tenant, name: 'meetings'}) RETURN coalesce(sum(c.value), 0) AS meetings }
-CALL { MATCH (c:Counter {tenant: $tenant, name: 'dead_letters'}) RETURN coalesce(sum(c.value), 0) AS dead_letters }
-CALL { MATCH (p:Person {tenant: $tenant}) RETURN count(p) AS people }
-CALL { MATCH (o:Organization {tenant: $tenant}) RETURN count(o) AS organizations }
-CALL { MATCH ()-[k:KNOWS {tenant: $tenant}]->() RETURN count(k) AS ties }
+CALL () { MATCH (c:Counter {tenant: $tenant, name: 'messages'}) RETURN coalesce(sum(c.value), 0) AS messages }
+CALL () { MATCH (c:Counter {tenant: $tenant, name: 'meetings'}) RETURN coalesce(sum(c.value), 0) AS meetings }
+CALL () { MATCH (c:Counter {tenant: $tenant, name: 'dead_letters'}) RETURN coalesce(sum(c.value), 0) AS dead_letters }
+CALL () { MATCH (p:Person {tenant: $tenant}) RETURN count(p) AS people }
+CALL () { MATCH (o:Organization {tenant: $tenant}) RETURN count(o) AS organizations }
+CALL () { MATCH ()-[k:KNOWS {tenant: $tenant}]->() RETURN count(k) AS ties }
 RETURN messages, meetings, dead_letters, people, organizations, ties
 """

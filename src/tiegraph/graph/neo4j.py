@@ -48,6 +48,7 @@ def tie_from_props(tenant: str, a: str, b: str, props: dict[str, Any]) -> Tie:
     for f in _TIE_FIELDS:
         setattr(tie, f, float(props.get(f, 0.0)))
     tie.counts = {k[2:]: int(v) for k, v in props.items() if k.startswith("n_")}
+    tie.stored_day_count = int(props.get("days", 0))
     return tie
 
 
@@ -78,7 +79,7 @@ class GraphStore:
     @classmethod
     def connect(cls, uri: str, user: str, password: str) -> GraphStore:
         auth = (user, password) if password else None
-        return cls(AsyncGraphDatabase.driver(uri, auth=auth, max_connection_pool_size=20))
+        return cls(AsyncGraphDatabase.driver(uri, auth=auth, max_connection_pool_size=20, notifications_min_severity="OFF"))
 
     async def close(self) -> None:
         await self._driver.close()

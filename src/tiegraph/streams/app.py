@@ -83,8 +83,10 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     mail_messages, interactions = topic(t.MAIL_MESSAGES), topic(t.INTERACTIONS)
     tie_updates, counters, dead_letters = topic(t.TIE_UPDATES), topic(t.COUNTERS), topic(t.DEAD_LETTERS)
 
+    json_schema = faust.Schema(key_serializer="json", value_serializer="json")
+
     def table(name: str, default: Any) -> faust.Table:
-        return app.Table(name, default=default, key_serializer="json", value_serializer="json")
+        return app.Table(name, default=default, schema=json_schema)
 
     seen_messages = table("seen_messages", bool)
     tie_states = table("tie_states", None)
@@ -112,7 +114,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 await dead_letter(event, "derive", f"undecodable message record: {exc}")
                 yield 0
                 continue
-            dedupe = message.dedupe_key or event.key.decode("utf-8", "replace")
+            dedupe = f"{message.tenant}|{message.dedupe_key}"
             if seen_messages[dedupe]:
                 yield 0
                 continue
@@ -137,7 +139,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 yield False
                 continue
             key = event.key.decode()
-            state = tie_states[key]
+            state = tie_states.get(key)
             a, b = interaction.pair
             tie = Tie.from_state(state) if state else Tie.for_pair(interaction.tenant, a, b)
             changed = apply_interaction(tie, interaction, tenants.model(interaction.tenant))
@@ -159,6 +161,8 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             updates = latest_per_key(batch)
             if not all(tenants.knows(u["tenant"]) for u in updates):
                 await load_tenants()  # a tenant created since the last refresh: learn its domains
+            # A fixed order takes node locks in one order, so concurrent writers rarely deadlock.
+            updates.sort(key=lambda u: (u["tenant"], u["a"], u["b"]))
             rows = [tie_row(u, tenants.domains(u["tenant"])) for u in updates]
             await write_until_done(graph.write_ties, rows)
             yield len(rows)

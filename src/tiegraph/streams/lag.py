@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -52,12 +54,11 @@ async def read_lag(bootstrap: str, group: str, topics: list[str]) -> list[Partit
     try:
         await admin.start()
         await consumer.start()
-        existing = await consumer.topics()  # also loads the metadata partitions_for_topic reads
+        existing = set(await admin.list_topics())
+        wanted = [topic for topic in topics if topic in existing]
+        described = await admin.describe_topics(wanted) if wanted else []
         partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            if topic in existing
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
+            TopicPartition(d["topic"], p["partition"]) for d in described for p in d.get("partitions", ())
         ]
         committed_raw = await admin.list_consumer_group_offsets(group)
         committed = {tp: meta.offset for tp, meta in committed_raw.items()}
@@ -70,3 +71,22 @@ async def read_lag(bootstrap: str, group: str, topics: list[str]) -> list[Partit
         await admin.close()
     return compute_lag(group, committed, begins, ends)
 
+
+
+async def wait_for_zero_lag(bootstrap: str, group: str, topics: list[str], timeout: float = 120.0, settle: int = 2) -> float:
+    """Wait until every stage has committed everything (`settle` readings in a row); seconds taken.
+
+    Raises TimeoutError with the last reading if the pipeline does not catch up in time.
+    """
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    zero_in_a_row = 0
+    while True:
+        rows = await read_lag(bootstrap, group, topics)
+        total = sum(r.lag for r in rows)
+        zero_in_a_row = zero_in_a_row + 1 if total == 0 else 0
+        if zero_in_a_row >= settle:
+            return loop.time() - started
+        if loop.time() - started > timeout:
+            raise TimeoutError(f"pipeline still lagging by {total} records after {timeout:.0f}s: {summarize(rows)['topics']}")
+        await asyncio.sleep(0.5)

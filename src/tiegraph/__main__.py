@@ -1,0 +1,3 @@
+from tiegraph.cli import main
+
+main()
