@@ -1,0 +1,4 @@
+"""Shared fixtures. The real-stack fixtures live in tests/stack.py and are registered here once,
+so the stack starts once per session whichever folders run."""
+
+from tests.stack import api, graph, stack  # noqa: F401  (pytest fixtures)

@@ -1,0 +1,117 @@
+"""The real stack for integration tests: Apache Kafka and Neo4j started as local processes on
+test ports (jars from Maven Central), a real `tiegraph worker`, and the API over real Neo4j.
+
+Nothing here is mocked. The stack is started once per test session and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tiegraph.api.main import create_app
+from tiegraph.graph.neo4j import GraphStore
+from tiegraph.services.local import LocalServices
+from tiegraph.settings import Settings
+from tiegraph.streams.lag import wait_for_zero_lag
+from tiegraph.streams.topics import ALL_TOPICS, TopicNames, ensure_topics
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    env: dict[str, str]
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run the real `tiegraph` command line against the test stack."""
+        result = subprocess.run(
+            [sys.executable, "-m", "tiegraph", *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"tiegraph {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def create_tenant(self, name: str, *domains: str) -> str:
+        args = ["tenants", "create", name, "--json"]
+        for domain in domains:
+            args += ["--domain", domain]
+        return str(json.loads(self.cli(*args).stdout)["api_key"])
+
+    async def wait_caught_up(self, timeout: float = 180) -> float:
+        names = TopicNames(self.settings.topic_prefix)
+        return await wait_for_zero_lag(self.settings.kafka_bootstrap, self.settings.app_id, [names[n] for n in ALL_TOPICS], timeout=timeout)
+
+
+def shared_data(*parts: str) -> Path:
+    """A path in ../shared/data, or a skip that says why (a fresh clone has no ../shared)."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} not found: the real-data tests need ../shared/data beside the repository")
+    return path
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    home = ROOT / ".tiegraph" / "test"
+    shutil.rmtree(home, ignore_errors=True)
+    run_id = uuid.uuid4().hex[:8]
+    env = {
+        **os.environ,
+        "TIEGRAPH_HOME": str(home),
+        "TIEGRAPH_LIB_DIR": str(ROOT / ".tiegraph" / "lib"),
+        "TIEGRAPH_KAFKA_BOOTSTRAP": "127.0.0.1:19092",
+        "TIEGRAPH_KAFKA_CONTROLLER_PORT": "19093",
+        "TIEGRAPH_NEO4J_URI": "bolt://127.0.0.1:17687",
+        "TIEGRAPH_APP_ID": f"tiegraph-test-{run_id}",
+        "TIEGRAPH_WORKER_WEB_PORT": "16066",
+        "TIEGRAPH_API_PORT": "18000",
+        "TIEGRAPH_NEO4J_HEAP_MB": "768",
+        "TIEGRAPH_KAFKA_HEAP_MB": "384",
+    }
+    saved = {k: os.environ.get(k) for k in env if k.startswith("TIEGRAPH_")}
+    os.environ.update({k: v for k, v in env.items() if k.startswith("TIEGRAPH_")})
+    settings = Settings()
+    services = LocalServices(settings)
+    try:
+        services.up()
+        asyncio.run(ensure_topics(settings.kafka_bootstrap, TopicNames(), settings.topic_partitions))
+        services.spawn_process("worker", [sys.executable, "-m", "tiegraph", "worker"])
+        yield Stack(settings, env)
+    finally:
+        services.down()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+async def graph(stack: Stack) -> AsyncIterator[GraphStore]:
+    s = stack.settings
+    store = GraphStore.connect(s.neo4j_uri, s.neo4j_user, s.neo4j_password.get_secret_value())
+    yield store
+    await store.close()
+
+
+@pytest.fixture(scope="session")
+async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """The HTTP API in-process (ASGI) over the real Neo4j and Kafka."""
+    app = create_app(stack.settings)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tiegraph.test") as client:
+            yield client
