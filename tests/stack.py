@@ -39,10 +39,17 @@ class Stack:
     def cli(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """Run the real `tiegraph` command line against the test stack."""
         result = subprocess.run(
-            [sys.executable, "-m", "tiegraph", *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+            [sys.executable, "-m", "tiegraph", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         if check and result.returncode != 0:
-            raise AssertionError(f"tiegraph {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"tiegraph {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+            )
         return result
 
     def create_tenant(self, name: str, *domains: str) -> str:
@@ -53,7 +60,9 @@ class Stack:
 
     async def wait_caught_up(self, timeout: float = 180) -> float:
         names = TopicNames(self.settings.topic_prefix)
-        return await wait_for_zero_lag(self.settings.kafka_bootstrap, self.settings.app_id, [names[n] for n in ALL_TOPICS], timeout=timeout)
+        return await wait_for_zero_lag(
+            self.settings.kafka_bootstrap, self.settings.app_id, [names[n] for n in ALL_TOPICS], timeout=timeout
+        )
 
 
 def shared_data(*parts: str) -> Path:
@@ -112,6 +121,9 @@ async def graph(stack: Stack) -> AsyncIterator[GraphStore]:
 async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     """The HTTP API in-process (ASGI) over the real Neo4j and Kafka."""
     app = create_app(stack.settings)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tiegraph.test") as client:
-            yield client
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t.test") as client,
+    ):
+        yield client

@@ -30,6 +30,17 @@ def _fail(message: str) -> typer.Exit:
 # -- services -----------------------------------------------------------------------------------
 
 
+@services_app.command("install")
+def services_install() -> None:
+    """Resolve the Kafka and Neo4j jars from Maven Central (cached in ~/.m2)."""
+    from tiegraph.services.local import LocalServices
+
+    try:
+        LocalServices(Settings()).install()
+    except TiegraphError as exc:
+        raise _fail(str(exc)) from exc
+
+
 @services_app.command("up")
 def services_up() -> None:
     """Fetch the jars (first time) and start Kafka and Neo4j; wait until both answer."""
@@ -54,7 +65,12 @@ async def _prepare(settings: Settings) -> None:
     """Topics and graph schema, both idempotent."""
     from tiegraph.streams.topics import TopicNames, ensure_topics
 
-    await ensure_topics(settings.kafka_bootstrap, TopicNames(settings.topic_prefix), settings.topic_partitions, settings.topic_replication)
+    await ensure_topics(
+        settings.kafka_bootstrap,
+        TopicNames(settings.topic_prefix),
+        settings.topic_partitions,
+        settings.topic_replication,
+    )
     graph = _graph(settings)
     try:
         await _wait_for_graph(graph)
@@ -95,17 +111,28 @@ def services_status(as_json: Annotated[bool, typer.Option("--json")] = False) ->
 
     rows = LocalServices(Settings()).status()
     if as_json:
-        typer.echo(json.dumps([{"name": r.name, "running": r.running, "pid": r.pid, "address": r.address, "log": str(r.log)} for r in rows]))
+        typer.echo(
+            json.dumps(
+                [
+                    {"name": r.name, "running": r.running, "pid": r.pid, "address": r.address, "log": str(r.log)}
+                    for r in rows
+                ]
+            )
+        )
         return
     for r in rows:
-        typer.echo(f"{r.name:<7} {'running' if r.running else 'stopped':<8} {r.address:<22} pid={r.pid or '-'}  log: {r.log}")
+        typer.echo(
+            f"{r.name:<7} {'running' if r.running else 'stopped':<8} {r.address:<22} pid={r.pid or '-'}  log: {r.log}"
+        )
 
 
 # -- pipeline processes -------------------------------------------------------------------------
 
 
 @app.command()
-def worker(loglevel: Annotated[str, typer.Option("--loglevel", "-l", help="crit, error, warn, info or debug")] = "warn") -> None:
+def worker(
+    loglevel: Annotated[str, typer.Option("--loglevel", "-l", help="crit, error, warn, info or debug")] = "warn",
+) -> None:
     """Run the Faust worker (join the consumer group and process every stage)."""
     from tiegraph.streams.worker import run_worker
 
@@ -123,7 +150,9 @@ def api(
     from tiegraph.api.main import create_app
 
     settings = Settings()
-    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port, log_level="warning")
+    uvicorn.run(
+        create_app(settings), host=host or settings.api_host, port=port or settings.api_port, log_level="warning"
+    )
 
 
 # -- tenants ------------------------------------------------------------------------------------
@@ -154,7 +183,10 @@ def tenants_create(
     if as_json:
         typer.echo(json.dumps({"tenant": tenant, "domains": list(domains), "api_key": key}))
     else:
-        typer.echo(f"tenant:  {tenant}\ndomains: {', '.join(domains) or '-'}\napi key: {key}\n(store the key now: only its hash is kept)")
+        typer.echo(
+            f"tenant:  {tenant}\ndomains: {', '.join(domains) or '-'}\napi key: {key}\n"
+            "(store the key now: only its hash is kept)"
+        )
 
 
 # -- import ---------------------------------------------------------------------------------------
@@ -171,7 +203,9 @@ def import_(
     from tiegraph.ingest.importer import run_import
 
     try:
-        summary = asyncio.run(run_import(Settings(), paths, tenant=tenant, owner=owner, show_progress=sys.stderr.isatty() and not as_json))
+        summary = asyncio.run(
+            run_import(Settings(), paths, tenant=tenant, owner=owner, show_progress=sys.stderr.isatty() and not as_json)
+        )
     except TiegraphError as exc:
         raise _fail(str(exc)) from exc
     if as_json:
@@ -206,7 +240,9 @@ def lag(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         return
     typer.echo(f"total lag: {doc['total_lag']}")
     for row in rows:
-        typer.echo(f"  {row.topic:<24} p{row.partition:<3} committed {row.committed:>9}  end {row.end:>9}  lag {row.lag:>7}")
+        typer.echo(
+            f"  {row.topic:<24} p{row.partition:<3} committed {row.committed:>9}  end {row.end:>9}  lag {row.lag:>7}"
+        )
 
 
 @app.command()

@@ -25,7 +25,12 @@ def _say(text: str) -> None:
 
 
 async def _prepare(settings: Settings, domain: str) -> str:
-    await ensure_topics(settings.kafka_bootstrap, TopicNames(settings.topic_prefix), settings.topic_partitions, settings.topic_replication)
+    await ensure_topics(
+        settings.kafka_bootstrap,
+        TopicNames(settings.topic_prefix),
+        settings.topic_partitions,
+        settings.topic_replication,
+    )
     graph = GraphStore.connect(settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password.get_secret_value())
     try:
         await graph.ensure_schema()
@@ -71,12 +76,17 @@ def run_demo(settings: Settings, people: int = 60, messages: int = 4000) -> None
     corpus = settings.home.resolve() / "demo" / "organization.mbox"
     corpus.parent.mkdir(parents=True, exist_ok=True)
     count = write_mbox(corpus, generate_mail(org, messages=messages))
-    _say(f"3/5 import: {count} generated messages of {len(org.internal)} people at {org.home_domain} and {len(org.external)} outside")
+    _say(
+        f"3/5 import: {count} generated messages of {len(org.internal)} people at {org.home_domain}"
+        f" and {len(org.external)} outside"
+    )
     summary = asyncio.run(run_import(settings, [corpus], tenant=TENANT))
     _say(f"    read {summary.read}, produced {summary.produced}, rejected {sum(summary.rejected.values())}")
     _say("4/5 waiting for the pipeline to catch up (tiegraph lag)...")
     names = TopicNames(settings.topic_prefix)
-    took = asyncio.run(wait_for_zero_lag(settings.kafka_bootstrap, settings.app_id, [names[n] for n in ALL_TOPICS], timeout=300))
+    took = asyncio.run(
+        wait_for_zero_lag(settings.kafka_bootstrap, settings.app_id, [names[n] for n in ALL_TOPICS], timeout=300)
+    )
     _say(f"    caught up in {took:.1f}s")
     base = f"http://{settings.api_host}:{settings.api_port}"
     _wait_for_api(base)
@@ -85,13 +95,20 @@ def run_demo(settings: Settings, people: int = 60, messages: int = 4000) -> None
     stats = httpx.get(f"{base}/v1/stats", headers=headers, timeout=10).json()
     _say(f"\n  GET /v1/stats -> {stats}")
     as_of = "2025-06-01"
-    contacts = httpx.get(f"{base}/v1/people/{org.ceo.email}/contacts", params={"limit": 8, "as_of": as_of}, headers=headers, timeout=10)
+    contacts = httpx.get(
+        f"{base}/v1/people/{org.ceo.email}/contacts", params={"limit": 8, "as_of": as_of}, headers=headers, timeout=10
+    )
     contacts.raise_for_status()
     _say(f"\n  GET /v1/people/{org.ceo.email}/contacts?limit=8&as_of={as_of}")
     _show_contacts(contacts.json())
     top = contacts.json()["contacts"][0]["email"]
-    tie = httpx.get(f"{base}/v1/ties/{org.ceo.email}/{top}", params={"as_of": as_of}, headers=headers, timeout=10).json()
-    _say(f"\n  GET /v1/ties/{org.ceo.email}/{top} -> strength {tie['strength']:.2f} ({tie['band']}), evidence {tie['evidence']}")
+    tie = httpx.get(
+        f"{base}/v1/ties/{org.ceo.email}/{top}", params={"as_of": as_of}, headers=headers, timeout=10
+    ).json()
+    _say(
+        f"\n  GET /v1/ties/{org.ceo.email}/{top} -> strength {tie['strength']:.2f} ({tie['band']}),"
+        f" evidence {tie['evidence']}"
+    )
     _say(
         f"\nThe API is at {base} (docs: {base}/docs). Try:\n"
         f"  curl -H 'Authorization: Bearer {key}' {base}/v1/people/{org.ceo.email}/contacts\n"

@@ -26,7 +26,10 @@ async def test_missing_or_wrong_key_is_401_json(api: httpx.AsyncClient, headers:
 async def test_unknown_person_is_404_json(api: httpx.AsyncClient, key: str) -> None:
     response = await api.get("/v1/people/nobody@errors.example/contacts", headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 404
-    assert response.json() == {"error": "person_not_found", "message": "no person 'nobody@errors.example' in this tenant"}
+    assert response.json() == {
+        "error": "person_not_found",
+        "message": "no person 'nobody@errors.example' in this tenant",
+    }
 
 
 @pytest.mark.parametrize(

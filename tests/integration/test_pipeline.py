@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from email.utils import format_datetime
-from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.stack import Stack, shared_data
 from tiegraph.ingest.files import iter_path
 from tiegraph.ingest.headers import MalformedMessage, parse_message
 from tiegraph.synth.organization import generate_mail, generate_organization, write_mbox
-
-from tests.stack import Stack, shared_data
 
 pytestmark = pytest.mark.integration
 
@@ -22,8 +21,9 @@ DAY = 86_400
 
 
 def _mail(sender: str, to: str, at: float, subject: str, msgid: str) -> bytes:
-    date = format_datetime(datetime.fromtimestamp(at, tz=timezone.utc))
-    return f"Message-ID: <{msgid}>\r\nDate: {date}\r\nFrom: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n\r\nbody\r\n".encode()
+    date = format_datetime(datetime.fromtimestamp(at, tz=UTC))
+    headers = f"Message-ID: <{msgid}>\r\nDate: {date}\r\nFrom: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n"
+    return (headers + "\r\nbody\r\n").encode()
 
 
 def _distinct_messages(path: Path) -> tuple[int, int]:
@@ -44,7 +44,9 @@ def _bearer(key: str) -> dict[str, str]:
 async def test_enron_mailbox_import_answers_who_kenneth_lay_knows(stack: Stack, api: httpx.AsyncClient) -> None:
     mailbox = shared_data("enron", "lay-k")
     key = stack.create_tenant("enron-lay", "enron.com")
-    summary = json.loads(stack.cli("import", str(mailbox), "--tenant", "enron-lay", "--owner", "kenneth.lay@enron.com", "--json").stdout)
+    summary = json.loads(
+        stack.cli("import", str(mailbox), "--tenant", "enron-lay", "--owner", "kenneth.lay@enron.com", "--json").stdout
+    )
     distinct, rejected = _distinct_messages(mailbox)
     assert summary["read"] == 5937
     assert summary["produced"] + summary["rejected"] == summary["read"]
@@ -77,7 +79,9 @@ async def test_reciprocated_contact_outranks_one_way_contact_of_the_same_volume(
     messages = []
     for i in range(6):  # ann <-> bob both ways, ann -> cat one way: same volume from ann
         messages.append(_mail("ann@recip.example", "bob@recip.example", start + i * DAY, f"plan {i}", f"ab{i}@x"))
-        messages.append(_mail("bob@recip.example", "ann@recip.example", start + i * DAY + 3600, f"Re: plan {i}", f"ba{i}@x"))
+        messages.append(
+            _mail("bob@recip.example", "ann@recip.example", start + i * DAY + 3600, f"Re: plan {i}", f"ba{i}@x")
+        )
         messages.append(_mail("ann@recip.example", "cat@other.example", start + i * DAY, f"offer {i}", f"ac{i}@x"))
     for i, raw in enumerate(messages):
         (tmp_path / f"{i}.eml").write_bytes(raw)
@@ -85,7 +89,9 @@ async def test_reciprocated_contact_outranks_one_way_contact_of_the_same_volume(
     stack.cli("import", str(tmp_path), "--tenant", "recip")
     await stack.wait_caught_up()
 
-    doc = (await api.get("/v1/people/ann@recip.example/contacts", params={"as_of": "2025-06-25"}, headers=_bearer(key))).json()
+    doc = (
+        await api.get("/v1/people/ann@recip.example/contacts", params={"as_of": "2025-06-25"}, headers=_bearer(key))
+    ).json()
     by_email = {c["email"]: c for c in doc["contacts"]}
     bob, cat = by_email["bob@recip.example"], by_email["cat@other.example"]
     assert bob["strength"] > cat["strength"]
@@ -94,7 +100,11 @@ async def test_reciprocated_contact_outranks_one_way_contact_of_the_same_volume(
     assert cat["evidence"]["sent"]["to"] == 6 and cat["evidence"]["received"]["to"] == 0
     assert doc["contacts"][0]["email"] == "bob@recip.example"
 
-    tie = (await api.get("/v1/ties/bob@recip.example/ann@recip.example", params={"as_of": "2025-06-25"}, headers=_bearer(key))).json()
+    tie = (
+        await api.get(
+            "/v1/ties/bob@recip.example/ann@recip.example", params={"as_of": "2025-06-25"}, headers=_bearer(key)
+        )
+    ).json()
     assert tie["strength"] == pytest.approx(bob["strength"])
     assert tie["evidence"]["sent"]["reply"] == 6  # oriented from bob's side
 
@@ -108,7 +118,9 @@ async def test_replaying_an_import_changes_nothing(stack: Stack, api: httpx.Asyn
     async def snapshot() -> tuple[dict[str, object], dict[str, object]]:
         await stack.wait_caught_up()
         stats = (await api.get("/v1/stats", headers=_bearer(key))).json()
-        contacts = (await api.get(f"/v1/people/{org.ceo.email}/contacts", params={"as_of": "2025-06-01"}, headers=_bearer(key))).json()
+        contacts = (
+            await api.get(f"/v1/people/{org.ceo.email}/contacts", params={"as_of": "2025-06-01"}, headers=_bearer(key))
+        ).json()
         return stats, contacts
 
     stack.cli("import", str(corpus), "--tenant", "replay")
@@ -128,7 +140,11 @@ async def test_garbage_files_are_reported_and_skipped_without_stopping_the_rest(
     result = stack.cli("import", str(tmp_path), "--tenant", "garbage", "--json")
     summary = json.loads(result.stdout)
     assert summary["read"] == 5 and summary["produced"] == 2 and summary["rejected"] == 3
-    assert set(summary["reasons"]) == {"binary data (NUL bytes) in the header block", "no header fields", "invalid Date header"}
+    assert set(summary["reasons"]) == {
+        "binary data (NUL bytes) in the header block",
+        "no header fields",
+        "invalid Date header",
+    }
 
 
 def test_import_into_an_unknown_tenant_is_a_clear_error(stack: Stack, tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
@@ -59,15 +59,13 @@ def as_email(raw: str) -> str:
 
 
 def get_now(
-    as_of: Annotated[
-        datetime | None, Query(description="score ties as of this time (ISO 8601); default now")
-    ] = None,
+    as_of: Annotated[datetime | None, Query(description="score ties as of this time (ISO 8601); default now")] = None,
 ) -> float:
     """The moment to score at: decay is computed at read time, so any moment can be asked."""
     if as_of is None:
         return time.time()
     if as_of.tzinfo is None:
-        as_of = as_of.replace(tzinfo=timezone.utc)
+        as_of = as_of.replace(tzinfo=UTC)
     return as_of.timestamp()
 
 

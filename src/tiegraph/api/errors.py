@@ -9,7 +9,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tiegraph.errors import GraphUnavailable, StreamUnavailable
 
-_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 422: "invalid_request"}
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    422: "invalid_request",
+}
 
 
 class ApiError(Exception):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from tiegraph.api.schemas import Contact, Direction, Evidence, Person
@@ -11,16 +11,20 @@ from tiegraph.core.ties import Tie, TieScore, score_tie
 
 
 def iso(at: float | None) -> str | None:
-    return datetime.fromtimestamp(at, tz=timezone.utc).isoformat() if at else None
+    return datetime.fromtimestamp(at, tz=UTC).isoformat() if at else None
 
 
 def explain(tie: Tie, person: str, now: float, model: TieModel) -> tuple[TieScore, Evidence]:
     """The tie's score and its evidence, with `sent` meaning from `person`."""
     score = score_tie(tie, now, model)
     out, back = ("ab", "ba") if tie.a == person else ("ba", "ab")
-    i_out, i_back = (score.intensity_ab, score.intensity_ba) if out == "ab" else (score.intensity_ba, score.intensity_ab)
+    i_out, i_back = (
+        (score.intensity_ab, score.intensity_ba) if out == "ab" else (score.intensity_ba, score.intensity_ab)
+    )
     sent = Direction(to=tie.count("to", out), cc=tie.count("cc", out), reply=tie.count("reply", out), intensity=i_out)
-    received = Direction(to=tie.count("to", back), cc=tie.count("cc", back), reply=tie.count("reply", back), intensity=i_back)
+    received = Direction(
+        to=tie.count("to", back), cc=tie.count("cc", back), reply=tie.count("reply", back), intensity=i_back
+    )
     sent_total = tie.messages(out)
     evidence = Evidence(
         sent=sent,
@@ -37,7 +41,11 @@ def explain(tie: Tie, person: str, now: float, model: TieModel) -> tuple[TieScor
 
 def person_view(row: dict[str, Any]) -> Person:
     return Person(
-        email=row["email"], name=row["name"], organization=row["organization"], internal=row["internal"], ties=row["ties"]
+        email=row["email"],
+        name=row["name"],
+        organization=row["organization"],
+        internal=row["internal"],
+        ties=row["ties"],
     )
 
 

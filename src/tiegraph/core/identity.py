@@ -15,14 +15,60 @@ import tldextract
 
 # Consumer mail providers: an address there says nothing about the person's employer.
 FREE_MAIL_DOMAINS = frozenset(
-    """
-    gmail.com googlemail.com yahoo.com yahoo.co.uk ymail.com hotmail.com hotmail.co.uk outlook.com
-    live.com msn.com aol.com icloud.com me.com mac.com protonmail.com proton.me gmx.com gmx.de gmx.net
-    web.de mail.com yandex.ru yandex.com mail.ru qq.com 163.com 126.com zoho.com fastmail.com
-    earthlink.net comcast.net verizon.net att.net sbcglobal.net bellsouth.net juno.com netzero.net
-    prodigy.net cox.net charter.net excite.com lycos.com rocketmail.com btinternet.com orange.fr
-    free.fr libero.it t-online.de seznam.cz naver.com hanmail.net rediffmail.com
-    """.split()
+    [
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "yahoo.co.uk",
+        "ymail.com",
+        "hotmail.com",
+        "hotmail.co.uk",
+        "outlook.com",
+        "live.com",
+        "msn.com",
+        "aol.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "protonmail.com",
+        "proton.me",
+        "gmx.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "mail.com",
+        "yandex.ru",
+        "yandex.com",
+        "mail.ru",
+        "qq.com",
+        "163.com",
+        "126.com",
+        "zoho.com",
+        "fastmail.com",
+        "earthlink.net",
+        "comcast.net",
+        "verizon.net",
+        "att.net",
+        "sbcglobal.net",
+        "bellsouth.net",
+        "juno.com",
+        "netzero.net",
+        "prodigy.net",
+        "cox.net",
+        "charter.net",
+        "excite.com",
+        "lycos.com",
+        "rocketmail.com",
+        "btinternet.com",
+        "orange.fr",
+        "free.fr",
+        "libero.it",
+        "t-online.de",
+        "seznam.cz",
+        "naver.com",
+        "hanmail.net",
+        "rediffmail.com",
+    ]
 )
 
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)

@@ -79,7 +79,9 @@ class GraphStore:
     @classmethod
     def connect(cls, uri: str, user: str, password: str) -> GraphStore:
         auth = (user, password) if password else None
-        return cls(AsyncGraphDatabase.driver(uri, auth=auth, max_connection_pool_size=20, notifications_min_severity="OFF"))
+        return cls(
+            AsyncGraphDatabase.driver(uri, auth=auth, max_connection_pool_size=20, notifications_min_severity="OFF")
+        )
 
     async def close(self) -> None:
         await self._driver.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import timezone
+from datetime import UTC
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesHeaderParser
@@ -80,7 +80,7 @@ def _sent_at(message: Message) -> float:
     except (TypeError, ValueError, IndexError) as exc:
         raise MalformedMessage(f"invalid Date header: {str(raw)[:80]!r}") from exc
     if parsed.tzinfo is None:  # RFC 5322 says -0000 means unknown zone: read as UTC
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     at = parsed.timestamp()
     if not _EARLIEST <= at <= _LATEST:
         raise MalformedMessage(f"Date out of range: {str(raw)[:80]!r}")

@@ -19,7 +19,9 @@ def _print_progress(summary: ImportSummary) -> None:
     sys.stderr.flush()
 
 
-async def run_import(settings: Settings, paths: Sequence[Path], *, tenant: str, owner: str = "", show_progress: bool = False) -> ImportSummary:
+async def run_import(
+    settings: Settings, paths: Sequence[Path], *, tenant: str, owner: str = "", show_progress: bool = False
+) -> ImportSummary:
     """Check the tenant, make sure the topics exist, and produce every message under `paths`."""
     graph = GraphStore.connect(settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password.get_secret_value())
     try:

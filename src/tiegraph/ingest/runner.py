@@ -72,15 +72,25 @@ async def import_items(
             try:
                 if item.error:
                     raise MalformedMessage(item.error)
-                message = parse_message(item.header, tenant=tenant, mailbox=owner, folder=item.folder, source_id=item.source_id)
+                message = parse_message(
+                    item.header, tenant=tenant, mailbox=owner, folder=item.folder, source_id=item.source_id
+                )
             except MalformedMessage as exc:
                 summary.reject(item.source_id, str(exc))
                 letter = DeadLetter(tenant=tenant, stage="import", source=item.source_id, reason=str(exc))
-                pending.append(await producer.send(names[t.DEAD_LETTERS], key=f"{tenant}|{item.source_id}".encode(), value=t.encode(letter.to_dict())))
+                pending.append(
+                    await producer.send(
+                        names[t.DEAD_LETTERS],
+                        key=f"{tenant}|{item.source_id}".encode(),
+                        value=t.encode(letter.to_dict()),
+                    )
+                )
                 continue
             pending.append(
                 await producer.send(
-                    names[t.MAIL_MESSAGES], key=t.message_key(tenant, message.dedupe_key), value=t.encode(message.to_dict())
+                    names[t.MAIL_MESSAGES],
+                    key=t.message_key(tenant, message.dedupe_key),
+                    value=t.encode(message.to_dict()),
                 )
             )
             summary.produced += 1

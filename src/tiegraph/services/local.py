@@ -127,12 +127,24 @@ class LocalServices:
                 shutil.rmtree(target, ignore_errors=True)
                 target.mkdir(parents=True)
                 result = subprocess.run(
-                    ["mvn", "-q", "-B", "-f", str(pom_path), "dependency:copy-dependencies",
-                     "-DincludeScope=runtime", f"-DoutputDirectory={target}"],
-                    capture_output=True, text=True, check=False,
+                    [
+                        "mvn",
+                        "-q",
+                        "-B",
+                        "-f",
+                        str(pom_path),
+                        "dependency:copy-dependencies",
+                        "-DincludeScope=runtime",
+                        f"-DoutputDirectory={target}",
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=False,
                 )
             if result.returncode != 0:
-                raise ServiceError(f"resolving {name} jars with Maven failed:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
+                raise ServiceError(
+                    f"resolving {name} jars with Maven failed:\n{result.stdout[-3000:]}{result.stderr[-2000:]}"
+                )
             marker.touch()
 
     # -- start / stop --------------------------------------------------------------------------
@@ -142,7 +154,9 @@ class LocalServices:
         log.parent.mkdir(parents=True, exist_ok=True)
         self._pid_file(name).parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
-            process = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            process = subprocess.Popen(
+                argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
         self._pid_file(name).write_text(str(process.pid))
         return process.pid
 
@@ -154,7 +168,9 @@ class LocalServices:
             if _port_open("127.0.0.1", port):
                 return
             time.sleep(0.25)
-        raise ServiceError(f"{name} did not listen on 127.0.0.1:{port} within {timeout:.0f}s; read {self.log_file(name)}")
+        raise ServiceError(
+            f"{name} did not listen on 127.0.0.1:{port} within {timeout:.0f}s; read {self.log_file(name)}"
+        )
 
     def start_kafka(self, timeout: float = 90.0) -> None:
         if self._pid("kafka"):
@@ -166,12 +182,22 @@ class LocalServices:
         data = base / "data"
         base.mkdir(parents=True, exist_ok=True)
         config = base / "server.properties"
-        config.write_text(_KAFKA_PROPERTIES.format(port=s.kafka_port, controller=s.kafka_controller_port, data=data, partitions=s.topic_partitions))
+        config.write_text(
+            _KAFKA_PROPERTIES.format(
+                port=s.kafka_port, controller=s.kafka_controller_port, data=data, partitions=s.topic_partitions
+            )
+        )
         (base / "log4j2.properties").write_text(_LOG4J2)
         java = ["java", f"-Dlog4j2.configurationFile={base / 'log4j2.properties'}", "-cp", f"{self.lib / 'kafka'}/*"]
         if not (data / "meta.properties").exists():
-            subprocess.run([*java, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(config)], check=True, capture_output=True)
-        pid = self._spawn("kafka", [java[0], f"-Xmx{s.kafka_heap_mb}m", "-Xms128m", *java[1:], "kafka.Kafka", str(config)], base)
+            subprocess.run(
+                [*java, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(config)],
+                check=True,
+                capture_output=True,
+            )
+        pid = self._spawn(
+            "kafka", [java[0], f"-Xmx{s.kafka_heap_mb}m", "-Xms128m", *java[1:], "kafka.Kafka", str(config)], base
+        )
         self._wait("kafka", pid, s.kafka_port, timeout)
         asyncio.run(self._kafka_ready(timeout))
 
@@ -207,8 +233,16 @@ class LocalServices:
         server = base / "Neo4jServer.java"
         server.write_text(source.read_text())
         argv = [
-            "java", f"-Xmx{s.neo4j_heap_mb}m", "-XX:+UseG1GC", "-cp", f"{self.lib / 'neo4j'}/*", str(server),
-            str(base), f"{host}:{port}", str(s.neo4j_pagecache_mb), str(max(256, s.neo4j_heap_mb // 2)),
+            "java",
+            f"-Xmx{s.neo4j_heap_mb}m",
+            "-XX:+UseG1GC",
+            "-cp",
+            f"{self.lib / 'neo4j'}/*",
+            str(server),
+            str(base),
+            f"{host}:{port}",
+            str(s.neo4j_pagecache_mb),
+            str(max(256, s.neo4j_heap_mb // 2)),
         ]
         pid = self._spawn("neo4j", argv, base)
         self._wait("neo4j", pid, int(port), timeout)
@@ -239,8 +273,15 @@ class LocalServices:
 
     def status(self) -> list[ServiceStatus]:
         s = self.settings
-        addresses = {"kafka": s.kafka_bootstrap, "neo4j": s.neo4j_address, "worker": f"127.0.0.1:{s.worker_web_port}", "api": f"{s.api_host}:{s.api_port}"}
-        return [ServiceStatus(n, self._pid(n) is not None, self._pid(n), addresses[n], self.log_file(n)) for n in addresses]
+        addresses = {
+            "kafka": s.kafka_bootstrap,
+            "neo4j": s.neo4j_address,
+            "worker": f"127.0.0.1:{s.worker_web_port}",
+            "api": f"{s.api_host}:{s.api_port}",
+        }
+        return [
+            ServiceStatus(n, self._pid(n) is not None, self._pid(n), addresses[n], self.log_file(n)) for n in addresses
+        ]
 
     def spawn_process(self, name: str, argv: list[str]) -> int:
         """Start a tiegraph process (worker, API) in the background, tracked like the engines."""

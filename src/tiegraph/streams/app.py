@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import faust
-from faust.types import EventT, StreamT
+from faust.streams import Stream
+from faust.types import EventT, SchemaT, StreamT, TableT
 
 from tiegraph.core.interactions import derive_interactions
 from tiegraph.core.records import DeadLetter, Interaction, MailMessage
@@ -31,7 +32,9 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0
 
 
-async def write_until_done(write: Callable[[Sequence[dict[str, Any]]], Awaitable[None]], rows: Sequence[dict[str, Any]]) -> None:
+async def write_until_done(
+    write: Callable[[Sequence[dict[str, Any]]], Awaitable[None]], rows: Sequence[dict[str, Any]]
+) -> None:
     """Retry a graph write with bounded backoff until it lands: the offsets of the batch are only
     committed afterwards, so Neo4j being down pauses the stage instead of losing records."""
     delay = 0.25
@@ -45,12 +48,17 @@ async def write_until_done(write: Callable[[Sequence[dict[str, Any]]], Awaitable
             delay = min(delay * 2, MAX_BACKOFF_S)
 
 
-def latest_per_key(events: Sequence[EventT]) -> list[dict[str, Any]]:
+def latest_per_key(events: Sequence[EventT[bytes]]) -> list[dict[str, Any]]:
     """The last value of each key in a batch: an older update of the same tie is superseded."""
     latest: dict[bytes, dict[str, Any]] = {}
     for event in events:
-        latest[event.key] = t.decode(event.value)
+        latest[cast(bytes, event.key)] = t.decode(event.value)
     return list(latest.values())
+
+
+def batches(stream: StreamT[bytes]) -> Stream[bytes]:
+    """The concrete stream: `take_events` is missing from Faust's StreamT interface."""
+    return cast(Stream[bytes], stream)
 
 
 def tenant_of_key(key: bytes | None) -> str:
@@ -78,21 +86,23 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     )
 
     def topic(name: str) -> faust.TopicT:
-        return app.topic(names[name], partitions=settings.topic_partitions, key_serializer="raw", value_serializer="raw")
+        return app.topic(
+            names[name], partitions=settings.topic_partitions, key_serializer="raw", value_serializer="raw"
+        )
 
     mail_messages, interactions = topic(t.MAIL_MESSAGES), topic(t.INTERACTIONS)
     tie_updates, counters, dead_letters = topic(t.TIE_UPDATES), topic(t.COUNTERS), topic(t.DEAD_LETTERS)
 
-    json_schema = faust.Schema(key_serializer="json", value_serializer="json")
+    json_schema: SchemaT[Any, Any] = faust.Schema(key_serializer="json", value_serializer="json")
 
-    def table(name: str, default: Any) -> faust.Table:
+    def table(name: str, default: Any) -> TableT[str, Any]:
         return app.Table(name, default=default, schema=json_schema)
 
     seen_messages = table("seen_messages", bool)
     tie_states = table("tie_states", None)
     counts = table("counts", int)
 
-    async def bump(event: EventT, tenant: str, name: str, by: int = 1) -> None:
+    async def bump(event: EventT[bytes], tenant: str, name: str, by: int = 1) -> None:
         """Count per source partition, so each count has one owner; the graph sums them."""
         partition = event.message.partition
         key = f"{tenant}|{name}|{partition}"
@@ -100,8 +110,13 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         row = {"tenant": tenant, "name": name, "partition": partition, "value": counts[key]}
         await counters.send(key=key.encode(), value=t.encode(row))
 
-    async def dead_letter(event: EventT, stage: str, reason: str) -> None:
-        letter = DeadLetter(tenant=tenant_of_key(event.key), stage=stage, source=f"{event.message.topic}@{event.message.partition}:{event.message.offset}", reason=reason)
+    async def dead_letter(event: EventT[bytes], stage: str, reason: str) -> None:
+        letter = DeadLetter(
+            tenant=tenant_of_key(event.key),
+            stage=stage,
+            source=f"{event.message.topic}@{event.message.partition}:{event.message.offset}",
+            reason=reason,
+        )
         await dead_letters.send(key=event.key, value=t.encode(letter.to_dict()))
 
     @app.agent(mail_messages)
@@ -157,7 +172,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     @app.agent(tie_updates)
     async def write_ties(stream: StreamT[bytes]) -> AsyncIterator[int]:
         """Tie updates -> Neo4j, one UNWIND statement per batch."""
-        async for batch in stream.take_events(settings.graph_batch_size, within=settings.graph_batch_seconds):
+        async for batch in batches(stream).take_events(settings.graph_batch_size, within=settings.graph_batch_seconds):
             updates = latest_per_key(batch)
             if not all(tenants.knows(u["tenant"]) for u in updates):
                 await load_tenants()  # a tenant created since the last refresh: learn its domains
@@ -169,7 +184,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
 
     @app.agent(counters)
     async def write_counters(stream: StreamT[bytes]) -> AsyncIterator[int]:
-        async for batch in stream.take_events(settings.graph_batch_size, within=settings.graph_batch_seconds):
+        async for batch in batches(stream).take_events(settings.graph_batch_size, within=settings.graph_batch_seconds):
             rows = latest_per_key(batch)
             await write_until_done(graph.write_counters, rows)
             yield len(rows)
@@ -180,7 +195,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             await bump(event, tenant_of_key(event.key), "dead_letters")
             yield None
 
-    @app.timer(interval=10.0)
+    @app.timer(interval=10.0)  # type: ignore[untyped-decorator]  # mode's decorators carry no types
     async def refresh_tenants() -> None:
         await load_tenants()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -26,7 +25,10 @@ class PartitionLag:
 
 
 def compute_lag(
-    group: str, committed: Mapping[TopicPartition, int], begins: Mapping[TopicPartition, int], ends: Mapping[TopicPartition, int]
+    group: str,
+    committed: Mapping[TopicPartition, int],
+    begins: Mapping[TopicPartition, int],
+    ends: Mapping[TopicPartition, int],
 ) -> list[PartitionLag]:
     """Lag per partition; a partition with no commit yet lags by everything still retained."""
     rows = []
@@ -57,9 +59,7 @@ async def read_lag(bootstrap: str, group: str, topics: list[str]) -> list[Partit
         existing = set(await admin.list_topics())
         wanted = [topic for topic in topics if topic in existing]
         described = await admin.describe_topics(wanted) if wanted else []
-        partitions = [
-            TopicPartition(d["topic"], p["partition"]) for d in described for p in d.get("partitions", ())
-        ]
+        partitions = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d.get("partitions", ())]
         committed_raw = await admin.list_consumer_group_offsets(group)
         committed = {tp: meta.offset for tp, meta in committed_raw.items()}
         ends = await consumer.end_offsets(partitions) if partitions else {}
@@ -72,8 +72,9 @@ async def read_lag(bootstrap: str, group: str, topics: list[str]) -> list[Partit
     return compute_lag(group, committed, begins, ends)
 
 
-
-async def wait_for_zero_lag(bootstrap: str, group: str, topics: list[str], timeout: float = 120.0, settle: int = 2) -> float:
+async def wait_for_zero_lag(
+    bootstrap: str, group: str, topics: list[str], timeout: float = 120.0, settle: int = 2
+) -> float:
     """Wait until every stage has committed everything (`settle` readings in a row); seconds taken.
 
     Raises TimeoutError with the last reading if the pipeline does not catch up in time.
@@ -88,5 +89,7 @@ async def wait_for_zero_lag(bootstrap: str, group: str, topics: list[str], timeo
         if zero_in_a_row >= settle:
             return loop.time() - started
         if loop.time() - started > timeout:
-            raise TimeoutError(f"pipeline still lagging by {total} records after {timeout:.0f}s: {summarize(rows)['topics']}")
+            raise TimeoutError(
+                f"pipeline still lagging by {total} records after {timeout:.0f}s: {summarize(rows)['topics']}"
+            )
         await asyncio.sleep(0.5)

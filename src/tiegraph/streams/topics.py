@@ -3,6 +3,7 @@ an auto-created topic would get the broker's default and break co-partitioning w
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -82,9 +83,8 @@ async def ensure_topics(bootstrap: str, names: TopicNames, partitions: int, repl
             if names[n] not in existing
         ]
         if missing:
-            try:
+            # Another process may create them between our list and create.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another process created them between our list and create
     finally:
         await admin.close()

@@ -25,7 +25,12 @@ def run_worker(settings: Settings, loglevel: str = "warn") -> None:
 
 async def _prepare(settings: Settings, graph: GraphStore) -> None:
     try:
-        await ensure_topics(settings.kafka_bootstrap, TopicNames(settings.topic_prefix), settings.topic_partitions, settings.topic_replication)
+        await ensure_topics(
+            settings.kafka_bootstrap,
+            TopicNames(settings.topic_prefix),
+            settings.topic_partitions,
+            settings.topic_replication,
+        )
         await graph.ensure_schema()
     finally:
         await graph.close()

@@ -11,22 +11,130 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import format_datetime
-from datetime import datetime, timezone
 from pathlib import Path
 
-_FIRST = (
-    "Ada Alan Grace Linus Barbara Ken Dennis Margaret Edsger Donald Frances John Radia Tim Vint Sophie Hedy Claude "
-    "Katherine Niklaus Leslie Bjarne Guido Yukihiro Anders James Brendan Larry Rasmus Jean Mary Shafi Silvio Whitfield "
-    "Martin Ivan Lynn Adele Butler Robin Dana Tony Joan Fran Jim Carol Judea Yann Geoffrey Fei Andrew Daphne"
-).split()
-_LAST = (
-    "Lovelace Turing Hopper Torvalds Liskov Thompson Ritchie Hamilton Dijkstra Knuth Allen McCarthy Perlman Lee Cerf "
-    "Wilson Lamarr Shannon Johnson Wirth Lamport Stroustrup Rossum Matsumoto Hejlsberg Gosling Eich Wall Lerdorf "
-    "Sammet Kenyon Goldwasser Micali Diffie Fowler Sutherland Conway Goldberg Lampson Milner Hoare Clarke Emerson"
-).split()
-_COMPANIES = ("acme-robotics.com", "globex.io", "initech.net", "umbrella-health.org", "hooli.com", "vandelay.co.uk", "stark-industries.de")
-_TOPICS = ("Q3 plan", "contract draft", "intro", "pricing", "board deck", "hiring", "roadmap", "renewal", "pilot results", "offsite")
+_FIRST = [
+    "Ada",
+    "Alan",
+    "Grace",
+    "Linus",
+    "Barbara",
+    "Ken",
+    "Dennis",
+    "Margaret",
+    "Edsger",
+    "Donald",
+    "Frances",
+    "John",
+    "Radia",
+    "Tim",
+    "Vint",
+    "Sophie",
+    "Hedy",
+    "Claude",
+    "Katherine",
+    "Niklaus",
+    "Leslie",
+    "Bjarne",
+    "Guido",
+    "Yukihiro",
+    "Anders",
+    "James",
+    "Brendan",
+    "Larry",
+    "Rasmus",
+    "Jean",
+    "Mary",
+    "Shafi",
+    "Silvio",
+    "Whitfield",
+    "Martin",
+    "Ivan",
+    "Lynn",
+    "Adele",
+    "Butler",
+    "Robin",
+    "Dana",
+    "Tony",
+    "Joan",
+    "Fran",
+    "Jim",
+    "Carol",
+    "Judea",
+    "Yann",
+    "Geoffrey",
+    "Fei",
+    "Andrew",
+    "Daphne",
+]
+_LAST = [
+    "Lovelace",
+    "Turing",
+    "Hopper",
+    "Torvalds",
+    "Liskov",
+    "Thompson",
+    "Ritchie",
+    "Hamilton",
+    "Dijkstra",
+    "Knuth",
+    "Allen",
+    "McCarthy",
+    "Perlman",
+    "Lee",
+    "Cerf",
+    "Wilson",
+    "Lamarr",
+    "Shannon",
+    "Johnson",
+    "Wirth",
+    "Lamport",
+    "Stroustrup",
+    "Rossum",
+    "Matsumoto",
+    "Hejlsberg",
+    "Gosling",
+    "Eich",
+    "Wall",
+    "Lerdorf",
+    "Sammet",
+    "Kenyon",
+    "Goldwasser",
+    "Micali",
+    "Diffie",
+    "Fowler",
+    "Sutherland",
+    "Conway",
+    "Goldberg",
+    "Lampson",
+    "Milner",
+    "Hoare",
+    "Clarke",
+    "Emerson",
+]
+_COMPANIES = (
+    "acme-robotics.com",
+    "globex.io",
+    "initech.net",
+    "umbrella-health.org",
+    "hooli.com",
+    "vandelay.co.uk",
+    "stark-industries.de",
+)
+_TOPICS = (
+    "Q3 plan",
+    "contract draft",
+    "intro",
+    "pricing",
+    "board deck",
+    "hiring",
+    "roadmap",
+    "renewal",
+    "pilot results",
+    "offsite",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,14 +182,24 @@ def generate_organization(people: int = 60, seed: int = 7, home_domain: str = "t
         outsiders = rng.sample(external, k=min(len(external), rng.randint(3, 12)))
         contacts = rng.sample(colleagues, k=min(len(colleagues), rng.randint(2, 8))) + outsiders
         # Pareto weights: a few close contacts carry most of the traffic.
-        org.affinity[person.email] = [(c, rng.paretovariate(1.2) * (2.0 if c.domain == home_domain else 1.0)) for c in contacts]
+        org.affinity[person.email] = [
+            (c, rng.paretovariate(1.2) * (2.0 if c.domain == home_domain else 1.0)) for c in contacts
+        ]
     return org
 
 
-def _header(sender: SynthPerson, to: list[SynthPerson], cc: list[SynthPerson], at: float, subject: str, msgid: str, reply_to_id: str) -> bytes:
+def _header(
+    sender: SynthPerson,
+    to: list[SynthPerson],
+    cc: list[SynthPerson],
+    at: float,
+    subject: str,
+    msgid: str,
+    reply_to_id: str,
+) -> bytes:
     lines = [
         f"Message-ID: <{msgid}>",
-        f"Date: {format_datetime(datetime.fromtimestamp(at, tz=timezone.utc))}",
+        f"Date: {format_datetime(datetime.fromtimestamp(at, tz=UTC))}",
         f'From: "{sender.name}" <{sender.email}>',
         "To: " + ", ".join(f'"{p.name}" <{p.email}>' for p in to),
     ]
@@ -93,7 +211,9 @@ def _header(sender: SynthPerson, to: list[SynthPerson], cc: list[SynthPerson], a
     return ("\r\n".join(lines) + "\r\n\r\n(body omitted)\r\n").encode()
 
 
-def generate_mail(org: Organization, messages: int = 4000, seed: int = 11, start: float = 1_700_000_000.0, days: int = 540) -> Iterator[bytes]:
+def generate_mail(
+    org: Organization, messages: int = 4000, seed: int = 11, start: float = 1_700_000_000.0, days: int = 540
+) -> Iterator[bytes]:
     """RFC 5322 messages (headers and a stub body) spread over `days` from `start`."""
     rng = random.Random(seed)
     span = days * 86_400.0
@@ -102,7 +222,9 @@ def generate_mail(org: Organization, messages: int = 4000, seed: int = 11, start
         sender = rng.choice(org.internal)
         contacts = org.affinity[sender.email]
         primary = rng.choices([c for c, _ in contacts], weights=[w for _, w in contacts])[0]
-        cc = [c for c, _ in rng.sample(contacts, k=min(2, len(contacts))) if c != primary] if rng.random() < 0.25 else []
+        cc = (
+            [c for c, _ in rng.sample(contacts, k=min(2, len(contacts))) if c != primary] if rng.random() < 0.25 else []
+        )
         at = start + rng.random() * span
         subject = rng.choice(_TOPICS)
         msgid = f"{produced}.{rng.getrandbits(40):x}@{sender.domain}"

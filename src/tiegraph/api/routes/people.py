@@ -11,7 +11,11 @@ from tiegraph.api.errors import ApiError
 from tiegraph.api.schemas import Contacts, ErrorBody, Person, TieView
 from tiegraph.api.views import contact_view, explain, iso, person_view
 
-router = APIRouter(prefix="/v1", tags=["people"], responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}, 422: {"model": ErrorBody}})
+router = APIRouter(
+    prefix="/v1",
+    tags=["people"],
+    responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+)
 
 
 @router.get("/people/{email}", response_model=Person)
