@@ -27,6 +27,12 @@ def is_role_address(email: str) -> bool:
     return bool(_ROLE_LOCAL.match(email.partition("@")[0]))
 
 
+def is_list_address(email: str) -> bool:
+    """A mailing-list address by its form (`x@lists.example.org`), for sources without List-Id."""
+    domain = email.partition("@")[2]
+    return domain.startswith(("lists.", "list.", "googlegroups.")) or domain.endswith(".googlegroups.com")
+
+
 def list_address_of(list_id: str) -> str:
     """The address form of a List-Id (`<apparmor.lists.ubuntu.com>` -> `apparmor@lists.ubuntu.com`)."""
     ident = list_id.strip()

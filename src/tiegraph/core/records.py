@@ -80,6 +80,63 @@ class MailMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Attendee:
+    """A meeting participant with their response: accepted, tentative, declined, needs-action."""
+
+    email: str
+    name: str = ""
+    status: str = "needs-action"
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarEvent:
+    """One occurrence of a meeting as seen in one calendar. No title, no description."""
+
+    tenant: str
+    calendar: str  # the calendar's owner, "" for an unowned file
+    source_id: str
+    uid: str
+    recurrence_id: str  # the occurrence's original start (UTC ISO) for a series, "" otherwise
+    organizer: Address | None
+    attendees: tuple[Attendee, ...]
+    start: float
+    end: float
+    status: str = "confirmed"  # confirmed, tentative, cancelled
+    sequence: int = 0
+    method: str = ""  # iTIP method of the file: REQUEST, CANCEL, PUBLISH, ...
+
+    @property
+    def key(self) -> str:
+        """The same meeting occurrence in every calendar and every update shares this key."""
+        return f"{self.uid}|{self.recurrence_id}"
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == "cancelled" or self.method == "CANCEL"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CalendarEvent:
+        organizer = data.get("organizer")
+        return cls(
+            tenant=data["tenant"],
+            calendar=data.get("calendar", ""),
+            source_id=data.get("source_id", ""),
+            uid=data["uid"],
+            recurrence_id=data.get("recurrence_id", ""),
+            organizer=Address(**organizer) if organizer else None,
+            attendees=tuple(Attendee(**a) for a in data.get("attendees") or ()),
+            start=float(data["start"]),
+            end=float(data.get("end", data["start"])),
+            status=data.get("status", "confirmed"),
+            sequence=int(data.get("sequence", 0)),
+            method=data.get("method", ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Interaction:
     """One directed contact from `a` to `b` derived from a message or meeting."""
 

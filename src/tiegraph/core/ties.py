@@ -130,6 +130,12 @@ def apply_interaction(tie: Tie, interaction: Interaction, model: TieModel) -> bo
         setattr(tie, f"fast_{direction}", getattr(tie, f"fast_{direction}") + fast)
         setattr(tie, f"slow_{direction}", getattr(tie, f"slow_{direction}") + slow)
     key = "meeting" if interaction.kind == "meeting" else f"{interaction.kind}_{directions[0]}"
+    if interaction.weight < 0:  # a retraction (a meeting updated or cancelled) undoes one count
+        for direction in directions:
+            for name in (f"fast_{direction}", f"slow_{direction}"):
+                setattr(tie, name, max(getattr(tie, name), 0.0))  # float residue must not go negative
+        tie.counts[key] = max(tie.counts.get(key, 0) - 1, 0)
+        return True
     tie.counts[key] = tie.counts.get(key, 0) + 1
     tie.first_at = at if not tie.first_at else min(tie.first_at, at)
     tie.last_at = max(tie.last_at, at)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tiegraph.ingest.headers import MAX_HEADER_BYTES
+from tiegraph.ingest.ics import MAX_CALENDAR_BYTES
 
 _SKIP_NAMES = {".DS_Store", "Thumbs.db", ".mbsyncstate", ".uidvalidity", "dovecot.index", "dovecot-uidlist"}
 _CALENDAR_SUFFIXES = {".ics", ".ical", ".ifb"}
@@ -23,8 +24,9 @@ class RawItem:
 
     source_id: str
     folder: str
-    header: bytes = b""
+    header: bytes = b""  # a message's header block, or a whole calendar file
     error: str = ""
+    kind: str = "mail"  # or "calendar"
 
 
 def _read_head(path: Path) -> bytes:
@@ -44,6 +46,11 @@ def _read_head(path: Path) -> bytes:
                 if end >= 0:
                     return joined[:end]
     return b"".join(chunks)
+
+
+def _read_calendar(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(MAX_CALENDAR_BYTES + 1)  # parse_calendar rejects what is larger
 
 
 def _is_mbox(path: Path) -> bool:
@@ -93,7 +100,7 @@ def _folder_of(path: Path, root: Path) -> str:
 
 
 def iter_path(path: Path) -> Iterator[RawItem]:
-    """Every message under `path`, whatever the layout; calendar files are skipped here."""
+    """Every message and calendar file under `path`, whatever the layout."""
     if path.is_dir():
         for file in _message_files(path):
             yield from _iter_file(file, _folder_of(file, path))
@@ -104,9 +111,10 @@ def iter_path(path: Path) -> Iterator[RawItem]:
 
 
 def _iter_file(path: Path, folder: str) -> Iterator[RawItem]:
-    if path.suffix.lower() in _CALENDAR_SUFFIXES:
-        return
     try:
+        if path.suffix.lower() in _CALENDAR_SUFFIXES:
+            yield RawItem(str(path), folder, _read_calendar(path), kind="calendar")
+            return
         if _is_mbox(path):
             yield from iter_mbox(path)
         else:

@@ -18,6 +18,7 @@ from tiegraph.core.records import DeadLetter
 from tiegraph.errors import StreamUnavailable
 from tiegraph.ingest.files import RawItem, iter_path
 from tiegraph.ingest.headers import MalformedMessage, parse_message
+from tiegraph.ingest.ics import MalformedCalendar, parse_calendar
 from tiegraph.streams import topics as t
 
 _IN_FLIGHT = 2000  # sends awaited together: bounds memory, keeps the producer's batches full
@@ -29,6 +30,7 @@ class ImportSummary:
 
     read: int = 0
     produced: int = 0
+    calendars: int = 0  # calendar files read (each may hold many meeting occurrences)
     rejected: Counter[str] = field(default_factory=Counter)
     examples: list[tuple[str, str]] = field(default_factory=list)
 
@@ -41,6 +43,7 @@ class ImportSummary:
         return {
             "read": self.read,
             "produced": self.produced,
+            "calendars": self.calendars,
             "rejected": sum(self.rejected.values()),
             "reasons": dict(self.rejected),
             "examples": [{"source": s, "reason": r} for s, r in self.examples],
@@ -56,7 +59,7 @@ async def import_items(
     names: t.TopicNames,
     progress: Callable[[ImportSummary], None] | None = None,
 ) -> ImportSummary:
-    """Parse each item's headers and produce it to mail.messages.v1, rejects to the dead letters."""
+    """Parse each item and produce it (messages, meeting occurrences); rejects go to the dead letters."""
     summary = ImportSummary()
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20, max_batch_size=262144
@@ -66,34 +69,31 @@ async def import_items(
     except KafkaError as exc:
         raise StreamUnavailable(f"Kafka unreachable at {bootstrap}: {exc}") from exc
     pending: list[asyncio.Future[object]] = []
+
+    async def send(topic: str, key: bytes, value: dict[str, object]) -> None:
+        pending.append(await producer.send(names[topic], key=key, value=t.encode(value)))
+
     try:
         for item in items:
             summary.read += 1
             try:
                 if item.error:
                     raise MalformedMessage(item.error)
-                message = parse_message(
-                    item.header, tenant=tenant, mailbox=owner, folder=item.folder, source_id=item.source_id
-                )
-            except MalformedMessage as exc:
+                if item.kind == "calendar":
+                    events = parse_calendar(item.header, tenant=tenant, calendar=owner, source_id=item.source_id)
+                    for event in events:
+                        await send(t.CALENDAR_EVENTS, t.meeting_key(tenant, event.key), event.to_dict())
+                    summary.calendars += 1
+                else:
+                    message = parse_message(
+                        item.header, tenant=tenant, mailbox=owner, folder=item.folder, source_id=item.source_id
+                    )
+                    await send(t.MAIL_MESSAGES, t.message_key(tenant, message.dedupe_key), message.to_dict())
+                    summary.produced += 1
+            except (MalformedMessage, MalformedCalendar) as exc:
                 summary.reject(item.source_id, str(exc))
                 letter = DeadLetter(tenant=tenant, stage="import", source=item.source_id, reason=str(exc))
-                pending.append(
-                    await producer.send(
-                        names[t.DEAD_LETTERS],
-                        key=f"{tenant}|{item.source_id}".encode(),
-                        value=t.encode(letter.to_dict()),
-                    )
-                )
-                continue
-            pending.append(
-                await producer.send(
-                    names[t.MAIL_MESSAGES],
-                    key=t.message_key(tenant, message.dedupe_key),
-                    value=t.encode(message.to_dict()),
-                )
-            )
-            summary.produced += 1
+                await send(t.DEAD_LETTERS, f"{tenant}|{item.source_id}".encode(), letter.to_dict())
             if len(pending) >= _IN_FLIGHT:
                 await asyncio.gather(*pending)
                 pending.clear()

@@ -19,7 +19,8 @@ from faust.streams import Stream
 from faust.types import EventT, SchemaT, StreamT, TableT
 
 from tiegraph.core.interactions import derive_interactions
-from tiegraph.core.records import DeadLetter, Interaction, MailMessage
+from tiegraph.core.meetings import plan_meeting
+from tiegraph.core.records import CalendarEvent, DeadLetter, Interaction, MailMessage
 from tiegraph.core.ties import Tie, apply_interaction
 from tiegraph.errors import GraphUnavailable
 from tiegraph.graph.neo4j import GraphStore, tie_row
@@ -90,7 +91,11 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             names[name], partitions=settings.topic_partitions, key_serializer="raw", value_serializer="raw"
         )
 
-    mail_messages, interactions = topic(t.MAIL_MESSAGES), topic(t.INTERACTIONS)
+    mail_messages, calendar_events, interactions = (
+        topic(t.MAIL_MESSAGES),
+        topic(t.CALENDAR_EVENTS),
+        topic(t.INTERACTIONS),
+    )
     tie_updates, counters, dead_letters = topic(t.TIE_UPDATES), topic(t.COUNTERS), topic(t.DEAD_LETTERS)
 
     json_schema: SchemaT[Any, Any] = faust.Schema(key_serializer="json", value_serializer="json")
@@ -100,6 +105,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
 
     seen_messages = table("seen_messages", bool)
     tie_states = table("tie_states", None)
+    meeting_states = table("meeting_states", None)
     counts = table("counts", int)
 
     async def bump(event: EventT[bytes], tenant: str, name: str, by: int = 1) -> None:
@@ -119,6 +125,13 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         )
         await dead_letters.send(key=event.key, value=t.encode(letter.to_dict()))
 
+    async def send_interactions(found: list[Interaction]) -> None:
+        for interaction in found:
+            await interactions.send(
+                key=t.pair_key(interaction.tenant, interaction.a, interaction.b),
+                value=t.encode(interaction.to_dict()),
+            )
+
     @app.agent(mail_messages)
     async def derive(stream: StreamT[bytes]) -> AsyncIterator[int]:
         """New messages -> interactions; copies already seen are dropped."""
@@ -136,11 +149,27 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             seen_messages[dedupe] = True
             await bump(event, message.tenant, "messages")
             found = derive_interactions(message, tenants.model(message.tenant))
-            for interaction in found:
-                await interactions.send(
-                    key=t.pair_key(interaction.tenant, interaction.a, interaction.b),
-                    value=t.encode(interaction.to_dict()),
-                )
+            await send_interactions(found)
+            yield len(found)
+
+    @app.agent(calendar_events)
+    async def meet(stream: StreamT[bytes]) -> AsyncIterator[int]:
+        """Meeting occurrences -> meeting interactions; updates and cancellations replace."""
+        async for event in stream.events():
+            try:
+                meeting = CalendarEvent.from_dict(t.decode(event.value))
+            except (ValueError, KeyError, TypeError) as exc:
+                await dead_letter(event, "meet", f"undecodable calendar event: {exc}")
+                yield 0
+                continue
+            key = f"{meeting.tenant}|{meeting.key}"
+            previous = meeting_states.get(key)
+            if previous is None:
+                await bump(event, meeting.tenant, "meetings")
+            state, found = plan_meeting(previous, meeting, tenants.model(meeting.tenant))
+            if state is not None:
+                meeting_states[key] = state
+            await send_interactions(found)
             yield len(found)
 
     @app.agent(interactions)

@@ -83,7 +83,14 @@ async def wait_for_zero_lag(
     started = loop.time()
     zero_in_a_row = 0
     while True:
-        rows = await read_lag(bootstrap, group, topics)
+        try:
+            rows = await read_lag(bootstrap, group, topics)
+        except StreamUnavailable:
+            # The group coordinator appears only once Kafka has created __consumer_offsets.
+            if loop.time() - started > timeout:
+                raise
+            await asyncio.sleep(0.5)
+            continue
         total = sum(r.lag for r in rows)
         zero_in_a_row = zero_in_a_row + 1 if total == 0 else 0
         if zero_in_a_row >= settle:

@@ -43,6 +43,11 @@ def message_key(tenant: str, dedupe_key: str) -> bytes:
     return f"{tenant}|{dedupe_key}".encode()
 
 
+def meeting_key(tenant: str, occurrence: str) -> bytes:
+    """Every copy and update of one meeting occurrence lands on one partition."""
+    return f"{tenant}|{occurrence}".encode()
+
+
 def pair_key(tenant: str, x: str, y: str) -> bytes:
     """Both directions of a pair land on one partition, so one worker owns the tie."""
     a, b = (x, y) if x < y else (y, x)
