@@ -159,3 +159,32 @@ def test_demo_runs_end_to_end(stack: Stack) -> None:
     assert "caught up" in result.stdout
     assert "strongest:" in result.stdout
     assert "'messages': 600" in result.stdout
+
+
+async def test_awaiting_reply_lists_conversations_whose_last_message_is_unanswered(
+    stack: Stack, api: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    start = 1_750_000_000
+    mails = [
+        _mail("dan@turns.example", "eve@turns.example", start, "budget", "t1@x"),
+        _mail("eve@turns.example", "dan@turns.example", start + 7200, "Re: budget", "t2@x"),  # answered in 2 h
+        _mail("dan@turns.example", "eve@turns.example", start + DAY, "RE: Re: budget", "t3@x"),  # eve's turn
+        _mail("fay@turns.example", "dan@turns.example", start + 2 * DAY, "hiring", "t4@x"),  # dan's turn
+        _mail("dan@turns.example", "fay@turns.example", start + 2 * DAY + 60, "offsite", "t5@x"),  # fay's turn
+    ]
+    for i, raw in enumerate(mails):
+        (tmp_path / f"{i}.eml").write_bytes(raw)
+    key = stack.create_tenant("turns", "turns.example")
+    stack.cli("import", str(tmp_path), "--tenant", "turns")
+    await stack.wait_caught_up()
+    auth = _bearer(key)
+
+    dan = (await api.get("/v1/people/dan@turns.example/awaiting-reply", headers=auth)).json()["awaiting"]
+    assert [(a["email"], a["conversations"]) for a in dan] == [("fay@turns.example", 1)]
+    eve = (await api.get("/v1/people/eve@turns.example/awaiting-reply", headers=auth)).json()["awaiting"]
+    assert [(a["email"], a["conversations"]) for a in eve] == [("dan@turns.example", 1)]
+    assert eve[0]["last_message_at"].startswith("2025-06-16")
+
+    tie = (await api.get("/v1/ties/eve@turns.example/dan@turns.example", headers=auth)).json()
+    assert tie["evidence"]["sent"]["answered"] == 1
+    assert tie["evidence"]["sent"]["mean_answer_hours"] == pytest.approx(2.0)

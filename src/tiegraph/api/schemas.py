@@ -15,6 +15,8 @@ class Direction(BaseModel):
     cc: int = 0
     reply: int = 0
     intensity: float = Field(description="decayed weighted contact at `as_of`")
+    answered: int = Field(0, description="times this side answered the other's last message in a conversation")
+    mean_answer_hours: float | None = Field(None, description="mean time this side took to answer")
 
 
 class Evidence(BaseModel):
@@ -52,6 +54,23 @@ class Contacts(BaseModel):
     person: Person
     as_of: str
     contacts: list[Contact]
+
+
+class Awaiting(BaseModel):
+    email: str
+    name: str
+    organization: str | None
+    internal: bool
+    conversations: int = Field(description="conversations whose last message, from this contact, is unanswered")
+    last_message_at: str = Field(description="when the latest of them arrived")
+    strength: float
+    band: str
+
+
+class AwaitingReply(BaseModel):
+    person: Person
+    as_of: str
+    awaiting: list[Awaiting]
 
 
 class TieView(BaseModel):

@@ -14,6 +14,18 @@ def iso(at: float | None) -> str | None:
     return datetime.fromtimestamp(at, tz=UTC).isoformat() if at else None
 
 
+def _direction(tie: Tie, direction: str, intensity: float) -> Direction:
+    seconds, answered = tie.replies(direction)
+    return Direction(
+        to=tie.count("to", direction),
+        cc=tie.count("cc", direction),
+        reply=tie.count("reply", direction),
+        intensity=intensity,
+        answered=answered,
+        mean_answer_hours=seconds / answered / 3600 if answered else None,
+    )
+
+
 def explain(tie: Tie, person: str, now: float, model: TieModel) -> tuple[TieScore, Evidence]:
     """The tie's score and its evidence, with `sent` meaning from `person`."""
     score = score_tie(tie, now, model)
@@ -21,10 +33,7 @@ def explain(tie: Tie, person: str, now: float, model: TieModel) -> tuple[TieScor
     i_out, i_back = (
         (score.intensity_ab, score.intensity_ba) if out == "ab" else (score.intensity_ba, score.intensity_ab)
     )
-    sent = Direction(to=tie.count("to", out), cc=tie.count("cc", out), reply=tie.count("reply", out), intensity=i_out)
-    received = Direction(
-        to=tie.count("to", back), cc=tie.count("cc", back), reply=tie.count("reply", back), intensity=i_back
-    )
+    sent, received = _direction(tie, out, i_out), _direction(tie, back, i_back)
     sent_total = tie.messages(out)
     evidence = Evidence(
         sent=sent,

@@ -48,6 +48,7 @@ def derive_interactions(message: MailMessage, model: TieModel) -> list[Interacti
             source=message.dedupe_key,
             a_name=sender.name,
             b_name=address.name,
+            thread=message.thread_hash,
         )
         for email, (kind, address) in sorted(recipients.items())
     ]

@@ -45,6 +45,7 @@ class MailMessage:
     list_unsubscribe: bool = False
     folder: str = ""
     subject_hash: str = ""
+    thread_hash: str = ""  # the subject without Re:/Fwd: prefixes, hashed: the conversation topic
     dedupe_key: str = ""  # the same message in several mailboxes or folders shares this key
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,6 +76,7 @@ class MailMessage:
             list_unsubscribe=bool(data.get("list_unsubscribe", False)),
             folder=data.get("folder", ""),
             subject_hash=data.get("subject_hash", ""),
+            thread_hash=data.get("thread_hash", ""),
             dedupe_key=data.get("dedupe_key", ""),
         )
 
@@ -149,6 +151,7 @@ class Interaction:
     source: str  # the dedupe key of the message or meeting it came from
     a_name: str = ""
     b_name: str = ""
+    thread: str = ""  # the conversation topic, for turn taking
 
     @property
     def pair(self) -> tuple[str, str]:

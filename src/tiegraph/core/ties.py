@@ -7,8 +7,11 @@ order-independent (a sum of w * 2^(-(ref - t)/h)) and idempotent by interaction 
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +19,9 @@ from tiegraph.core.model import DAY, TieModel
 from tiegraph.core.records import Interaction
 
 _DIRECTIONAL = ("to", "cc", "reply")
+_TURN_KINDS = ("to", "reply")  # a Cc does not ask for an answer
+MAX_CONVERSATIONS = 32  # per tie, the most recent; enough to know whose turn it is
+MAX_TURNS = 16  # per conversation, the most recent messages (time order, so late arrivals fit in)
 
 
 def _decay(value: float, elapsed: float, half_life: float) -> float:
@@ -47,6 +53,11 @@ class Tie:
     a_name: str = ""
     b_name: str = ""
     applied: set[int] = field(default_factory=set)  # hashes of interactions already counted
+    # conversation topic -> its latest turns [[from a?, time], ...] in time order
+    conversations: dict[str, list[list[Any]]] = field(default_factory=dict)
+    # answers that left the retained turns: "ab" -> [seconds a took in total, times a answered b]
+    settled_replies: dict[str, list[float]] = field(default_factory=dict)
+    stored_replies: dict[str, list[float]] = field(default_factory=dict)  # as read back from the graph
 
     @classmethod
     def for_pair(cls, tenant: str, x: str, y: str) -> Tie:
@@ -63,10 +74,29 @@ class Tie:
     def messages(self, direction: str) -> int:
         return sum(self.count(k, direction) for k in _DIRECTIONAL)
 
+    def awaiting(self, side: str) -> tuple[int, float]:
+        """(conversations where `side` ("a" or "b") owes an answer, time of the latest of them)."""
+        owed = [turns[-1][1] for turns in self.conversations.values() if turns[-1][0] == (side == "b")]
+        return len(owed), max(owed, default=0.0)
+
+    def replies(self, direction: str) -> tuple[float, int]:
+        """(total seconds, count) of answers in `direction` ("ab": a answering b's last message)."""
+        if self.stored_replies:
+            seconds, count = self.stored_replies.get(direction, [0.0, 0])
+            return seconds, int(count)
+        seconds, count = self.settled_replies.get(direction, [0.0, 0])
+        for turns in self.conversations.values():
+            for answer, gap in _answers(turns):
+                if answer == direction:
+                    seconds, count = seconds + gap, count + 1
+        return seconds, int(count)
+
     def to_state(self) -> dict[str, Any]:
-        """The full state for the changelogged table (with the applied set)."""
+        """The full state for the changelogged table (with the applied set and conversations)."""
         data = self.to_update()
-        data["applied"] = sorted(self.applied)
+        data["applied"] = list(self.applied)
+        data["conversations"] = self.conversations
+        data["settled_replies"] = self.settled_replies
         return data
 
     def to_update(self) -> dict[str, Any]:
@@ -86,6 +116,11 @@ class Tie:
             "days": sorted(self.days),
             "a_name": self.a_name,
             "b_name": self.b_name,
+            "replies": {d: list(self.replies(d)) for d in ("ab", "ba")},
+            "awaiting_a": self.awaiting("a")[0],
+            "awaiting_a_at": self.awaiting("a")[1],
+            "awaiting_b": self.awaiting("b")[0],
+            "awaiting_b_at": self.awaiting("b")[1],
         }
 
     @classmethod
@@ -106,6 +141,8 @@ class Tie:
             a_name=data.get("a_name", ""),
             b_name=data.get("b_name", ""),
             applied=set(data.get("applied") or ()),
+            conversations=dict(data.get("conversations") or {}),
+            settled_replies=dict(data.get("settled_replies") or {}),
         )
 
 
@@ -137,6 +174,8 @@ def apply_interaction(tie: Tie, interaction: Interaction, model: TieModel) -> bo
         tie.counts[key] = max(tie.counts.get(key, 0) - 1, 0)
         return True
     tie.counts[key] = tie.counts.get(key, 0) + 1
+    if interaction.thread and interaction.kind in _TURN_KINDS:
+        _take_turn(tie, interaction.thread, interaction.a == tie.a, at)
     tie.first_at = at if not tie.first_at else min(tie.first_at, at)
     tie.last_at = max(tie.last_at, at)
     tie.days.add(int(at // DAY))
@@ -147,6 +186,32 @@ def apply_interaction(tie: Tie, interaction: Interaction, model: TieModel) -> bo
             else:
                 tie.b_name = name
     return True
+
+
+def _answers(turns: list[list[Any]]) -> Iterator[tuple[str, float]]:
+    """Each change of speaker is an answer: (who answered, "ab" or "ba"; how long it took)."""
+    for (prev_from_a, prev_at), (from_a, at) in itertools.pairwise(turns):
+        if prev_from_a != from_a:
+            yield ("ab" if from_a else "ba"), at - prev_at
+
+
+def _settle(tie: Tie, turns: list[list[Any]]) -> None:
+    for direction, gap in _answers(turns):
+        total = tie.settled_replies.setdefault(direction, [0.0, 0])
+        total[0] += gap
+        total[1] += 1
+
+
+def _take_turn(tie: Tie, thread: str, from_a: bool, at: float) -> None:
+    """Add a message to its conversation in time order (so late arrivals land where they belong)."""
+    turns = tie.conversations.setdefault(thread, [])
+    bisect.insort(turns, [from_a, at], key=lambda turn: turn[1])
+    if len(turns) > MAX_TURNS:
+        _settle(tie, turns[:2])  # the answer (if any) between the two oldest leaves with the oldest
+        del turns[0]
+    if len(tie.conversations) > MAX_CONVERSATIONS:
+        oldest = min(tie.conversations, key=lambda k: tie.conversations[k][-1][1])
+        _settle(tie, tie.conversations.pop(oldest))
 
 
 @dataclass(frozen=True, slots=True)

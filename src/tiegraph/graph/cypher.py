@@ -68,6 +68,20 @@ RETURN c.email AS email, coalesce(c.name, '') AS name, coalesce(c.internal, fals
        o.domain AS organization, properties(k) AS tie, startNode(k) = p AS person_is_a
 """
 
+AWAITING_REPLY = """
+MATCH (p:Person {tenant: $tenant, email: $email})-[k:KNOWS]-(c:Person)
+WITH p, k, c, startNode(k) = p AS person_is_a
+WITH p, k, c, person_is_a,
+     CASE WHEN person_is_a THEN k.awaiting_a ELSE k.awaiting_b END AS owed,
+     CASE WHEN person_is_a THEN k.awaiting_a_at ELSE k.awaiting_b_at END AS since
+WHERE owed > 0
+OPTIONAL MATCH (c)-[:WORKS_AT]->(o:Organization)
+RETURN c.email AS email, coalesce(c.name, '') AS name, coalesce(c.internal, false) AS internal,
+       o.domain AS organization, owed, since, properties(k) AS tie, person_is_a
+ORDER BY since DESC, email
+LIMIT $limit
+"""
+
 TIE = """
 MATCH (a:Person {tenant: $tenant, email: $a})-[k:KNOWS]-(b:Person {tenant: $tenant, email: $b})
 RETURN properties(k) AS tie, startNode(k) = a AS first_is_a

@@ -21,6 +21,7 @@ from tiegraph.errors import GraphUnavailable
 from tiegraph.graph import cypher
 
 _TIE_FIELDS = ("ref_at", "fast_ab", "slow_ab", "fast_ba", "slow_ba", "first_at", "last_at")
+_TURN_FIELDS = ("awaiting_a", "awaiting_a_at", "awaiting_b", "awaiting_b_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,9 @@ def tie_props(update: dict[str, Any]) -> dict[str, Any]:
     props: dict[str, Any] = {"tenant": update["tenant"], "days": len(update.get("days") or ())}
     props.update({f: update[f] for f in _TIE_FIELDS})
     props.update({f"n_{k}": v for k, v in (update.get("counts") or {}).items()})
+    for direction, (seconds, count) in (update.get("replies") or {}).items():
+        props[f"reply_s_{direction}"], props[f"replies_{direction}"] = seconds, count
+    props.update({f: update.get(f, 0) for f in _TURN_FIELDS})
     return props
 
 
@@ -49,6 +53,9 @@ def tie_from_props(tenant: str, a: str, b: str, props: dict[str, Any]) -> Tie:
         setattr(tie, f, float(props.get(f, 0.0)))
     tie.counts = {k[2:]: int(v) for k, v in props.items() if k.startswith("n_")}
     tie.stored_day_count = int(props.get("days", 0))
+    tie.stored_replies = {
+        d: [float(props.get(f"reply_s_{d}", 0.0)), int(props.get(f"replies_{d}", 0))] for d in ("ab", "ba")
+    }
     return tie
 
 
@@ -157,6 +164,14 @@ class GraphStore:
         """Every contact of a person with the tie oriented so that `a` is the person."""
         found = []
         for row in await self._read(cypher.CONTACTS, tenant=tenant, email=email):
+            a, b = (email, row["email"]) if row["person_is_a"] else (row["email"], email)
+            found.append((row, tie_from_props(tenant, a, b, row["tie"])))
+        return found
+
+    async def awaiting_reply(self, tenant: str, email: str, limit: int) -> list[tuple[dict[str, Any], Tie]]:
+        """Contacts whose last message in some conversation this person has not answered."""
+        found = []
+        for row in await self._read(cypher.AWAITING_REPLY, tenant=tenant, email=email, limit=limit):
             a, b = (email, row["email"]) if row["person_is_a"] else (row["email"], email)
             found.append((row, tie_from_props(tenant, a, b, row["tie"])))
         return found

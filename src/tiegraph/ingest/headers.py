@@ -20,6 +20,10 @@ from tiegraph.core.records import Address, MailMessage
 MAX_HEADER_BYTES = 1 << 20  # a header block larger than 1 MiB is hostile or broken
 MAX_ADDRESSES = 10_000  # per message; the model ignores broadcasts long before this
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
+# Reply/forward prefixes and list tags, repeated: "Re: [apparmor] Fwd: RE: plan" -> "plan"
+_SUBJECT_PREFIXES = re.compile(
+    r"^\s*(?:(?:re|aw|sv|antw|r|odp|fw|fwd|wg|tr)\s*(?:\[\d+\])?\s*:|\[[^\]]{1,40}\])\s*", re.I
+)
 _REPLY_SUBJECT = re.compile(r"^\s*(re|aw|sv|antw|r|odp)\s*(\[\d+\])?\s*:", re.IGNORECASE)
 _MSGID = re.compile(r"<([^<>\s]+)>")
 _PARSER = BytesHeaderParser(policy=compat32)
@@ -91,6 +95,14 @@ def _message_ids(value: object) -> list[str]:
     return _MSGID.findall(str(value or ""))
 
 
+def conversation_hash(subject: str) -> str:
+    """The subject with reply and forward prefixes removed, hashed: one per conversation topic."""
+    base = subject
+    while (stripped := _SUBJECT_PREFIXES.sub("", base, count=1)) != base:
+        base = stripped
+    return hashlib.blake2b(base.strip().lower().encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
+
+
 def content_key(sender: str, sent_at: float, recipients: list[str], subject_hash: str) -> str:
     """Identifies a message by content: the same message in several mailboxes shares it even
     where each copy has its own Message-ID (as in the Enron export)."""
@@ -141,5 +153,6 @@ def parse_message(raw: bytes, *, tenant: str, mailbox: str = "", folder: str = "
         list_unsubscribe=message.get("List-Unsubscribe") is not None,
         folder=folder,
         subject_hash=subject_hash,
+        thread_hash=conversation_hash(subject),
         dedupe_key=content_key(sender.email, sent_at, [a.email for a in (*to, *cc)], subject_hash),
     )

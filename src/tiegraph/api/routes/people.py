@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from tiegraph.api.deps import GraphDep, ModelDep, NowDep, TenantDep, as_email
 from tiegraph.api.errors import ApiError
-from tiegraph.api.schemas import Contacts, ErrorBody, Person, TieView
+from tiegraph.api.schemas import Awaiting, AwaitingReply, Contacts, ErrorBody, Person, TieView
 from tiegraph.api.views import contact_view, explain, iso, person_view
 
 router = APIRouter(
@@ -44,6 +44,38 @@ async def get_contacts(
     contacts = [contact_view(r, tie, address, now, model) for r, tie in await graph.contacts(tenant.name, address)]
     contacts.sort(key=lambda c: (-c.strength, c.email))
     return Contacts(person=person_view(row), as_of=iso(now) or "", contacts=contacts[:limit])
+
+
+@router.get("/people/{email}/awaiting-reply", response_model=AwaitingReply)
+async def get_awaiting_reply(
+    email: str,
+    tenant: TenantDep,
+    graph: GraphDep,
+    model: ModelDep,
+    now: NowDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> AwaitingReply:
+    """Conversations where the last message came to this person and they have not answered, newest first."""
+    address = as_email(email)
+    row = await graph.person(tenant.name, address)
+    if row is None:
+        raise ApiError(404, "person_not_found", f"no person {email!r} in this tenant")
+    awaiting = []
+    for contact, tie in await graph.awaiting_reply(tenant.name, address, limit):
+        score, _ = explain(tie, address, now, model)
+        awaiting.append(
+            Awaiting(
+                email=contact["email"],
+                name=contact["name"],
+                organization=contact["organization"],
+                internal=contact["internal"],
+                conversations=contact["owed"],
+                last_message_at=iso(contact["since"]) or "",
+                strength=score.strength,
+                band=score.band,
+            )
+        )
+    return AwaitingReply(person=person_view(row), as_of=iso(now) or "", awaiting=awaiting)
 
 
 @router.get("/ties/{a}/{b}", response_model=TieView)
