@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tiegraph.core.model import TieModel
-from tiegraph.core.noise import is_automated, is_bulk_marketing, non_person_addresses
+from tiegraph.core.noise import is_automated, is_bulk_marketing, is_list_address, non_person_addresses
 from tiegraph.core.records import Address, Interaction, MailMessage
 
 # When one address appears in several headers, the strongest kind wins once.
@@ -26,12 +26,27 @@ def _recipient_kinds(message: MailMessage) -> dict[str, tuple[str, Address]]:
     return kinds
 
 
+def effective_sender(message: MailMessage, not_people: frozenset[str]) -> Address | None:
+    """The person who wrote the message. A list that rewrites From to its own address (DMARC
+    mitigation: "Jane via AppArmor <apparmor@lists...>") keeps the author in Reply-To."""
+    sender = message.sender
+    if sender is None:
+        return None
+    if sender.email in not_people or is_list_address(sender.email):
+        authors = [a for a in message.reply_to if a.email not in not_people and not is_list_address(a.email)]
+        return authors[0] if authors else None
+    return sender
+
+
 def derive_interactions(message: MailMessage, model: TieModel) -> list[Interaction]:
     """The person-to-person contacts a message represents; none for machine or bulk mail."""
-    sender = message.sender
-    if sender is None or is_automated(message) or is_bulk_marketing(message):
+    if message.sender is None or is_automated(message) or is_bulk_marketing(message):
         return []
-    dropped = non_person_addresses(message) | {sender.email}
+    not_people = non_person_addresses(message)
+    sender = effective_sender(message, not_people)
+    if sender is None:
+        return []
+    dropped = not_people | {sender.email}
     recipients = {e: v for e, v in _recipient_kinds(message).items() if e not in dropped}
     group = len(recipients)
     if group == 0 or group > model.max_recipients:
