@@ -1,0 +1,135 @@
+"""The tie-strength model: idempotent, order-independent, reciprocity-gated, decaying."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tiegraph.core.model import DAY, TieModel
+from tiegraph.core.records import Interaction
+from tiegraph.core.ties import Tie, apply_interaction, score_tie
+
+MODEL = TieModel()
+T0 = 1_700_000_000.0
+
+
+def contact(
+    a: str, b: str, at: float, source: str, kind: str = "to", weight: float = 1.0, thread: str = ""
+) -> Interaction:
+    return Interaction(tenant="t", a=a, b=b, kind=kind, weight=weight, at=at, source=source, thread=thread)
+
+
+def tie_of(interactions: list[Interaction]) -> Tie:
+    tie = Tie.for_pair("t", "ann", "bob")
+    for interaction in interactions:
+        apply_interaction(tie, interaction, MODEL)
+    return tie
+
+
+def test_replayed_interaction_changes_nothing() -> None:
+    tie = Tie.for_pair("t", "ann", "bob")
+    first = contact("ann", "bob", T0, "m1")
+    assert apply_interaction(tie, first, MODEL) is True
+    before = tie.to_state()
+    assert apply_interaction(tie, first, MODEL) is False
+    assert tie.to_state() == before
+
+
+interaction_lists = st.lists(
+    st.tuples(st.booleans(), st.floats(0, 3 * 365 * DAY), st.sampled_from(["to", "cc", "reply", "meeting"])),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(interaction_lists, st.randoms())
+def test_applying_in_any_order_gives_the_same_tie(events: list[tuple[bool, float, str]], rnd: random.Random) -> None:
+    interactions = [
+        contact("ann" if forward else "bob", "bob" if forward else "ann", T0 + offset, f"m{i}", kind)
+        for i, (forward, offset, kind) in enumerate(events)
+    ]
+    shuffled = interactions[:]
+    rnd.shuffle(shuffled)
+    one, two = tie_of(interactions), tie_of(shuffled)
+    for name in ("fast_ab", "slow_ab", "fast_ba", "slow_ba", "ref_at", "first_at", "last_at"):
+        assert math.isclose(getattr(one, name), getattr(two, name), rel_tol=1e-9, abs_tol=1e-12), name
+    assert one.counts == two.counts and one.days == two.days
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 400))
+def test_one_way_contact_stays_weak_however_frequent(count: int) -> None:
+    tie = tie_of([contact("ann", "bob", T0 + i * 3600, f"m{i}") for i in range(count)])
+    score = score_tie(tie, T0 + count * 3600, MODEL)
+    assert score.reciprocity == 0
+    assert score.strength <= MODEL.one_way_cap
+    assert score.band == "weak"
+
+
+def test_reciprocated_contact_outranks_one_way_contact_of_the_same_volume() -> None:
+    one_way = tie_of([contact("ann", "bob", T0 + i * DAY, f"m{i}") for i in range(10)])
+    both = tie_of(
+        [contact("ann" if i % 2 else "bob", "bob" if i % 2 else "ann", T0 + i * DAY, f"m{i}") for i in range(10)]
+    )
+    now = T0 + 11 * DAY
+    assert score_tie(both, now, MODEL).strength > score_tie(one_way, now, MODEL).strength
+
+
+def test_strength_decays_with_silence() -> None:
+    tie = tie_of(
+        [contact("ann" if i % 2 else "bob", "bob" if i % 2 else "ann", T0 + i * DAY, f"m{i}") for i in range(20)]
+    )
+    scores = [score_tie(tie, T0 + days * DAY, MODEL).strength for days in (20, 120, 400, 1500)]
+    assert scores == sorted(scores, reverse=True) and scores[-1] < scores[0] / 2
+
+
+def test_reply_outweighs_direct_to_and_cc() -> None:
+    kinds = MODEL.kind_weights
+    assert kinds["meeting"] > kinds["reply"] > kinds["to"] > kinds["cc"]
+
+
+def test_a_meeting_counts_both_ways() -> None:
+    tie = tie_of([contact("ann", "bob", T0, "meet1", kind="meeting", weight=2.0)])
+    assert tie.fast_ab == tie.fast_ba == 2.0 and tie.count("meeting") == 1
+    assert score_tie(tie, T0, MODEL).reciprocity == pytest.approx(1.0)
+
+
+def test_a_retracted_meeting_is_undone() -> None:
+    tie = tie_of(
+        [
+            contact("ann", "bob", T0, "m|v1", kind="meeting", weight=2.0),
+            contact("ann", "bob", T0 + DAY, "x", kind="to"),
+            contact("ann", "bob", T0, "m|v1-retracted", kind="meeting", weight=-2.0),
+        ]
+    )
+    assert tie.count("meeting") == 0
+    assert tie.fast_ba == pytest.approx(0.0, abs=1e-12)
+
+
+def test_state_round_trips_through_the_table_form() -> None:
+    tie = tie_of(
+        [contact("ann", "bob", T0, "m1", thread="x"), contact("bob", "ann", T0 + 60, "m2", kind="reply", thread="x")]
+    )
+    again = Tie.from_state(tie.to_state())
+    assert again.to_state() == tie.to_state()
+
+
+def test_whose_turn_it_is_follows_the_latest_message_even_when_it_arrives_first() -> None:
+    ask = contact("ann", "bob", T0, "m1", thread="budget")
+    answer = contact("bob", "ann", T0 + 7200, "m2", kind="reply", thread="budget")
+    follow_up = contact("ann", "bob", T0 + DAY, "m3", thread="budget")
+    tie = tie_of([follow_up, answer, ask])
+    assert tie.awaiting("b") == (1, T0 + DAY)  # bob owes ann an answer
+    assert tie.awaiting("a") == (0, 0.0)
+    assert tie.replies("ba") == (7200.0, 1)
+
+
+def test_model_overrides_reject_unknown_parameters() -> None:
+    assert TieModel().with_overrides({"fast_half_life_days": 30}).fast_half_life == 30 * DAY
+    with pytest.raises(ValueError, match="unknown"):
+        TieModel().with_overrides({"halflife": 3})
