@@ -75,3 +75,32 @@ async def test_discussion_list_people_are_contacts_and_the_list_is_not(stack: St
         for c in top
     )
     assert any(c["band"] in ("strong", "known") for c in top)
+
+
+async def test_odd_and_broken_corpora_flow_through_and_garbage_records_become_dead_letters(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    folders = [shared_data("mbox", "notmuch"), shared_data("mbox", "apache-ponymail"), shared_data("mbox", "kx-nlp")]
+    key = stack.create_tenant("odd", "example.org")
+    summary = json.loads(stack.cli("import", *map(str, folders), "--tenant", "odd", "--json").stdout)
+    assert summary["produced"] > 100
+    assert summary["produced"] + summary["calendars"] + summary["rejected"] == summary["read"]
+
+    # Records that bypass the importer (a buggy connector, a hand-made record) must not stop the worker.
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=stack.settings.kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait("mail.messages.v1", key=b"odd|junk-1", value=b"not json at all")
+        await producer.send_and_wait("mail.messages.v1", key=b"odd|junk-2", value=b'{"tenant": "odd"}')
+    finally:
+        await producer.stop()
+    await stack.wait_caught_up()
+
+    distinct = set()
+    for folder in folders:
+        distinct |= _keys(folder)
+    stats = (await api.get("/v1/stats", headers={"Authorization": f"Bearer {key}"})).json()
+    assert stats["messages"] == len(distinct)
+    assert stats["dead_letters"] == summary["rejected"] + 2

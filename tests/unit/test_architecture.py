@@ -19,8 +19,8 @@ def test_core_imports_no_adapter_or_io_library() -> None:
                 names = [node.module]
             for name in names:
                 top = name.split(".")[0]
-                if name.startswith("tiegraph.") and not name.startswith("tiegraph.core"):
-                    offenders.append(f"{module.name}: {name}")
-                elif top != "tiegraph" and top not in sys.stdlib_module_names and top not in ALLOWED:
+                adapter = name.startswith("tiegraph.") and not name.startswith("tiegraph.core")
+                third_party = top != "tiegraph" and top not in sys.stdlib_module_names and top not in ALLOWED
+                if adapter or third_party:
                     offenders.append(f"{module.name}: {name}")
     assert offenders == []

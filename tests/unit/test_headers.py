@@ -58,6 +58,7 @@ def test_reply_prefixes_and_list_tags_do_not_change_the_conversation() -> None:
         (b"From: a@x.example\nTo: b@x.example\n\n", "no Date header"),
         (b"From: a@x.example\nDate: yesterday\n\n", "invalid Date header"),
         (b"From: a@x.example\nDate: Tue, 21 Nov 2300 03:40:00 -0800\n\n", "Date out of range"),
+        (b"From: a@x.example\nDate: Tue, 21 Nov 1800 03:40:00 -0800\n\n", "Date out of range"),
     ],
 )
 def test_bad_input_says_why(raw: bytes, reason: str) -> None:

@@ -27,7 +27,7 @@ _SUBJECT_PREFIXES = re.compile(
 _REPLY_SUBJECT = re.compile(r"^\s*(re|aw|sv|antw|r|odp)\s*(\[\d+\])?\s*:", re.IGNORECASE)
 _MSGID = re.compile(r"<([^<>\s]+)>")
 _PARSER = BytesHeaderParser(policy=compat32)
-_EARLIEST, _LATEST = 0.0, 4_102_444_800.0  # 1970 .. 2100
+_EARLIEST, _LATEST = -2_208_988_800.0, 4_102_444_800.0  # 1900 .. 2100
 
 
 class MalformedMessage(ValueError):
