@@ -189,6 +189,37 @@ def tenants_create(
         )
 
 
+@tenants_app.command("configure")
+def tenants_configure(
+    name: str,
+    set_: Annotated[
+        list[str], typer.Option("--set", help="a tie model parameter, NAME=VALUE (JSON values allowed); repeat")
+    ],
+) -> None:
+    """Tune a tenant's tie model (see README "Tie strength" for the parameters)."""
+    overrides: dict[str, object] = {}
+    for item in set_:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise _fail(f"--set takes NAME=VALUE, got {item!r}")
+        try:
+            overrides[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            overrides[key.strip()] = raw
+
+    async def run() -> dict[str, object]:
+        graph = _graph(Settings())
+        try:
+            return (await graph.configure_tenant(name, overrides)).model_overrides
+        finally:
+            await graph.close()
+
+    try:
+        typer.echo(json.dumps({"tenant": name, "model": asyncio.run(run())}))
+    except (TiegraphError, ValueError, TypeError) as exc:
+        raise _fail(str(exc)) from exc
+
+
 # -- import ---------------------------------------------------------------------------------------
 
 

@@ -188,3 +188,24 @@ async def test_awaiting_reply_lists_conversations_whose_last_message_is_unanswer
     tie = (await api.get("/v1/ties/eve@turns.example/dan@turns.example", headers=auth)).json()
     assert tie["evidence"]["sent"]["answered"] == 1
     assert tie["evidence"]["sent"]["mean_answer_hours"] == pytest.approx(2.0)
+
+
+async def test_a_tenants_tuned_model_applies_to_its_scores(
+    stack: Stack, api: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    for i in range(5):
+        (tmp_path / f"{i}.eml").write_bytes(
+            _mail("gus@tune.example", "hal@tune.example", 1_750_000_000 + i * DAY, f"t{i}", f"tu{i}@x")
+        )
+    key = stack.create_tenant("tune", "tune.example")
+    stack.cli("import", str(tmp_path), "--tenant", "tune")
+    await stack.wait_caught_up()
+    url, params, auth = "/v1/ties/gus@tune.example/hal@tune.example", {"as_of": "2025-06-20"}, _bearer(key)
+
+    default = (await api.get(url, params=params, headers=auth)).json()["strength"]
+    assert 0.05 < default <= 0.25
+    configured = json.loads(stack.cli("tenants", "configure", "tune", "--set", "one_way_cap=0.05").stdout)
+    assert configured == {"tenant": "tune", "model": {"one_way_cap": 0.05}}
+    assert (await api.get(url, params=params, headers=auth)).json()["strength"] <= 0.05
+    refused = stack.cli("tenants", "configure", "tune", "--set", "half_life=3", check=False)
+    assert refused.returncode == 1 and "unknown tie model parameters" in refused.stderr

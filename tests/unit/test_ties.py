@@ -133,3 +133,16 @@ def test_model_overrides_reject_unknown_parameters() -> None:
     assert TieModel().with_overrides({"fast_half_life_days": 30}).fast_half_life == 30 * DAY
     with pytest.raises(ValueError, match="unknown"):
         TieModel().with_overrides({"halflife": 3})
+
+
+def test_model_overrides_merge_kind_weights_and_refuse_nonsense() -> None:
+    tuned = TieModel().with_overrides({"kind_weights": {"reply": 3}, "one_way_cap": 0.1})
+    assert tuned.kind_weights == {**MODEL.kind_weights, "reply": 3} and tuned.one_way_cap == 0.1
+    for bad in (
+        {"one_way_cap": "high"},
+        {"one_way_cap": -1},
+        {"kind_weights": {"letter": 1}},
+        {"max_recipients": True},
+    ):
+        with pytest.raises(ValueError):
+            TieModel().with_overrides(bad)

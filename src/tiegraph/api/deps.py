@@ -44,7 +44,8 @@ TenantDep = Annotated[TenantInfo, Depends(get_tenant)]
 
 
 def get_model(tenant: TenantDep) -> TieModel:
-    return TieModel()
+    """The tenant's tie model: the default with the tenant's parameters applied."""
+    return TieModel().with_overrides(tenant.model_overrides)
 
 
 ModelDep = Annotated[TieModel, Depends(get_model)]

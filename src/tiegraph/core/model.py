@@ -42,4 +42,22 @@ class TieModel:
         unknown = set(overrides) - set(self.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown tie model parameters: {sorted(unknown)}")
-        return replace(self, **overrides)
+        checked: dict[str, Any] = {}
+        for name, value in overrides.items():
+            current = getattr(self, name)
+            if isinstance(current, dict):
+                if not isinstance(value, dict) or not all(_is_number(v) for v in value.values()):
+                    raise ValueError(f"{name} takes a mapping of numbers, got {value!r}")
+                unknown_kinds = set(value) - set(current)
+                if unknown_kinds:
+                    raise ValueError(f"unknown kinds in {name}: {sorted(unknown_kinds)}")
+                checked[name] = {**current, **value}
+            elif not _is_number(value) or value < 0:
+                raise ValueError(f"{name} takes a non-negative number, got {value!r}")
+            else:
+                checked[name] = type(current)(value)
+        return replace(self, **checked)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -43,15 +43,21 @@ MERGE (t:Tenant {name: $name})
   ON CREATE SET t.created_at = $now, t.domains = $domains
   ON MATCH SET t.domains = $domains
 CREATE (k:ApiKey {hash: $key_hash, tenant: $name, created_at: $now})
-RETURN t.name AS name, t.domains AS domains
+RETURN t.name AS name, t.domains AS domains, t.model AS model
 """
 
-TENANTS = "MATCH (t:Tenant) RETURN t.name AS name, coalesce(t.domains, []) AS domains"
+CONFIGURE_TENANT = """
+MATCH (t:Tenant {name: $name})
+SET t.model = $model
+RETURN t.name AS name, coalesce(t.domains, []) AS domains, t.model AS model
+"""
+
+TENANTS = "MATCH (t:Tenant) RETURN t.name AS name, coalesce(t.domains, []) AS domains, t.model AS model"
 
 TENANT_BY_KEY = """
 MATCH (k:ApiKey {hash: $key_hash}) WHERE k.revoked_at IS NULL
 MATCH (t:Tenant {name: k.tenant})
-RETURN t.name AS name, coalesce(t.domains, []) AS domains
+RETURN t.name AS name, coalesce(t.domains, []) AS domains, t.model AS model
 """
 
 PERSON = """

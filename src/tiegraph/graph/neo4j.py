@@ -6,18 +6,20 @@ Driver errors are translated to GraphUnavailable here; nothing above this module
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, LiteralString
 
 from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
 from tiegraph.core.identity import affiliation_of
+from tiegraph.core.model import TieModel
 from tiegraph.core.ties import Tie
-from tiegraph.errors import GraphUnavailable
+from tiegraph.errors import GraphUnavailable, UnknownTenant
 from tiegraph.graph import cypher
 
 _TIE_FIELDS = ("ref_at", "fast_ab", "slow_ab", "fast_ba", "slow_ba", "first_at", "last_at")
@@ -28,6 +30,12 @@ _TURN_FIELDS = ("awaiting_a", "awaiting_a_at", "awaiting_b", "awaiting_b_at")
 class TenantInfo:
     name: str
     domains: tuple[str, ...]
+    model_overrides: dict[str, Any] = field(default_factory=dict)  # tie model parameters set for it
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> TenantInfo:
+        overrides = json.loads(row["model"]) if row.get("model") else {}
+        return cls(row["name"], tuple(row["domains"]), overrides)
 
 
 def hash_api_key(key: str) -> str:
@@ -145,16 +153,24 @@ class GraphStore:
             key_hash=hash_api_key(key),
             now=time.time(),
         )
-        return TenantInfo(rows[0]["name"], tuple(rows[0]["domains"])), key
+        return TenantInfo.from_row(rows[0]), key
+
+    async def configure_tenant(self, name: str, overrides: dict[str, Any]) -> TenantInfo:
+        """Set a tenant's tie model parameters (validated against the model's names)."""
+        TieModel().with_overrides(overrides)
+        rows = await self._write(cypher.CONFIGURE_TENANT, name=name, model=json.dumps(overrides, sort_keys=True))
+        if not rows:
+            raise UnknownTenant(f"no tenant {name!r}")
+        return TenantInfo.from_row(rows[0])
 
     # -- reads ---------------------------------------------------------------------------------
 
     async def tenants(self) -> list[TenantInfo]:
-        return [TenantInfo(r["name"], tuple(r["domains"])) for r in await self._read(cypher.TENANTS)]
+        return [TenantInfo.from_row(r) for r in await self._read(cypher.TENANTS)]
 
     async def tenant_for_key(self, key: str) -> TenantInfo | None:
         rows = await self._read(cypher.TENANT_BY_KEY, key_hash=hash_api_key(key))
-        return TenantInfo(rows[0]["name"], tuple(rows[0]["domains"])) if rows else None
+        return TenantInfo.from_row(rows[0]) if rows else None
 
     async def person(self, tenant: str, email: str) -> dict[str, Any] | None:
         rows = await self._read(cypher.PERSON, tenant=tenant, email=email)

@@ -26,4 +26,7 @@ class TenantDirectory:
         return info.domains if info else ()
 
     def model(self, tenant: str) -> TieModel:
-        return self._default_model
+        info = self._tenants.get(tenant)
+        if info is None or not info.model_overrides:
+            return self._default_model
+        return self._default_model.with_overrides(info.model_overrides)
