@@ -299,6 +299,24 @@ def stats(tenant: Annotated[str, typer.Option()], as_json: Annotated[bool, typer
 
 
 @app.command()
+def bench(
+    messages: Annotated[int, typer.Option(help="messages in the generated corpus")] = 50_000,
+    people: Annotated[int, typer.Option(help="people in the generated organisation")] = 3_000,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Measure pipeline throughput against raw Kafka and Neo4j limits on the local services."""
+    from tiegraph.bench import print_table, run_bench
+
+    try:
+        result = asyncio.run(run_bench(Settings(), messages=messages, people=people))
+    except TiegraphError as exc:
+        raise _fail(str(exc)) from exc
+    print_table(result)
+    if as_json:
+        typer.echo(json.dumps(result))
+
+
+@app.command()
 def demo(
     people: Annotated[int, typer.Option(help="people in the generated organisation")] = 60,
     messages: Annotated[int, typer.Option(help="messages to generate")] = 4000,

@@ -79,13 +79,23 @@ def _port_open(host: str, port: int) -> bool:
 
 
 def _alive(pid: int) -> bool:
+    """Running, and not a zombie (a stopped child of this process is reaped here)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child: its own parent reaps it
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 class LocalServices:

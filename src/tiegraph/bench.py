@@ -1,0 +1,195 @@
+"""`tiegraph bench`: pipeline throughput against the limits of the engines, measured in one run.
+
+On the local services it generates a corpus with the synthetic organisation generator, then:
+  1. kafka_consume_limit: a raw aiokafka consumer reads and JSON-decodes the corpus topic;
+  2. pipeline throughput: a real `tiegraph worker` (own consumer group and topic prefix) takes the
+     corpus from mail.messages.v1 to a settled graph (lag 0);
+  3. neo4j_write_limit: the final tie states are written again with the same batched UNWIND statement;
+  4. worker peak RSS (VmHWM).
+Freshness and query latency are not measured yet (see the README).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from tiegraph.graph.neo4j import GraphStore, tie_row
+from tiegraph.ingest.headers import parse_message
+from tiegraph.settings import Settings
+from tiegraph.streams import topics as t
+from tiegraph.streams.lag import wait_for_zero_lag
+from tiegraph.synth.organization import generate_mail, generate_organization
+
+
+def _corpus(messages: int, people: int, tenant: str) -> list[tuple[bytes, bytes]]:
+    org = generate_organization(people=people, seed=42)
+    records = []
+    for raw in generate_mail(org, messages=messages, seed=42):
+        message = parse_message(raw, tenant=tenant)
+        records.append((t.message_key(tenant, message.dedupe_key), t.encode(message.to_dict())))
+    return records
+
+
+async def _produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> float:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=262144)
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        futures = [await producer.send(topic, key=k, value=v) for k, v in records]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - started
+
+
+async def _consume_limit(bootstrap: str, topic: str, expected: int) -> float:
+    """Messages per second a bare consumer reads and decodes: the ceiling for the first stage."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+        max_partition_fetch_bytes=4 << 20,
+    )
+    await consumer.start()
+    seen = 0
+    started = time.perf_counter()
+    try:
+        while seen < expected:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            for records in batches.values():
+                for record in records:
+                    json.loads(record.value)
+                seen += len(records)
+    finally:
+        await consumer.stop()
+    return expected / (time.perf_counter() - started)
+
+
+async def _latest_ties(bootstrap: str, topic: str) -> tuple[list[dict[str, Any]], int]:
+    """The final state of every tie and how many tie updates the pipeline emitted."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
+    await consumer.start()
+    latest: dict[bytes, dict[str, Any]] = {}
+    emitted = 0
+    try:
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        total = sum(ends.values())
+        while emitted < total:
+            for records in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
+                for record in records:
+                    latest[record.key] = json.loads(record.value)
+                    emitted += 1
+    finally:
+        await consumer.stop()
+    return list(latest.values()), emitted
+
+
+async def _write_limit(settings: Settings, ties: list[dict[str, Any]], tenant: str, batch: int) -> float:
+    """Tie writes per second with the pipeline's own statement and batch size."""
+    graph = GraphStore.connect(settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password.get_secret_value())
+    rows = [tie_row({**u, "tenant": tenant}, ()) for u in ties]
+    rows.sort(key=lambda r: (r["a"], r["b"]))
+    try:
+        started = time.perf_counter()
+        for i in range(0, len(rows), batch):
+            await graph.write_ties(rows[i : i + batch])
+        return len(rows) / (time.perf_counter() - started)
+    finally:
+        await graph.close()
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def run_bench(settings: Settings, messages: int = 50_000, people: int = 3_000) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:8]
+    prefix, tenant, app_id = f"bench-{run}.", f"bench-{run}", f"tiegraph-bench-{run}"
+    names = t.TopicNames(prefix)
+    await t.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions, settings.topic_replication)
+    corpus = _corpus(messages, people, tenant)
+    env = {
+        **os.environ,
+        "TIEGRAPH_TOPIC_PREFIX": prefix,
+        "TIEGRAPH_APP_ID": app_id,
+        "TIEGRAPH_WORKER_WEB_PORT": str(settings.worker_web_port + 100),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tiegraph", "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        # The worker has joined once its group can be read; an empty topic lags 0 from then on.
+        await wait_for_zero_lag(settings.kafka_bootstrap, app_id, [names[n] for n in t.ALL_TOPICS], timeout=120)
+        await asyncio.sleep(3)
+        started = time.perf_counter()
+        produce_s = await _produce(settings.kafka_bootstrap, names[t.MAIL_MESSAGES], corpus)
+        await wait_for_zero_lag(
+            settings.kafka_bootstrap, app_id, [names[n] for n in t.ALL_TOPICS], timeout=1800, settle=1
+        )
+        pipeline_s = time.perf_counter() - started
+        rss = _peak_rss_mb(worker.pid)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    consume_limit = await _consume_limit(settings.kafka_bootstrap, names[t.MAIL_MESSAGES], len(corpus))
+    ties, emitted = await _latest_ties(settings.kafka_bootstrap, names[t.TIE_UPDATES])
+    write_limit = await _write_limit(settings, ties, f"{tenant}-limit", settings.graph_batch_size)
+    throughput = len(corpus) / pipeline_s
+    # The writer's ceiling in messages: tie writes per second over tie updates per message.
+    write_limit_msgs = write_limit * len(corpus) / max(emitted, 1)
+    return {
+        "messages": len(corpus),
+        "people": people,
+        "ties": len(ties),
+        "tie_updates": emitted,
+        "produce_s": round(produce_s, 2),
+        "pipeline_s": round(pipeline_s, 2),
+        "throughput_msgs_per_s": round(throughput, 1),
+        "kafka_consume_limit_msgs_per_s": round(consume_limit, 1),
+        "neo4j_write_limit_ties_per_s": round(write_limit, 1),
+        "neo4j_write_limit_msgs_per_s": round(write_limit_msgs, 1),
+        "pipeline_vs_limit": round(throughput / min(consume_limit, write_limit_msgs), 3),
+        "worker_rss_mb": round(rss, 1),
+        "freshness_p50_ms": None,
+        "freshness_p99_ms": None,
+        "contacts_p99_ms": None,
+        "who_knows_p99_ms": None,
+        "paths_p99_ms": None,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+    }
+
+
+def print_table(result: dict[str, Any]) -> None:
+    rows = [
+        ("corpus", f"{result['messages']} messages, {result['people']} people -> {result['ties']} ties"),
+        (
+            "pipeline throughput",
+            f"{result['throughput_msgs_per_s']} msgs/s ({result['pipeline_s']} s to a settled graph)",
+        ),
+        ("limit: raw Kafka consume", f"{result['kafka_consume_limit_msgs_per_s']} msgs/s"),
+        (
+            "limit: raw Neo4j batched writes",
+            f"{result['neo4j_write_limit_ties_per_s']} ties/s = {result['neo4j_write_limit_msgs_per_s']} msgs/s",
+        ),
+        ("pipeline vs lower limit", f"{result['pipeline_vs_limit']:.1%} (goal >= 50%)"),
+        ("worker peak RSS", f"{result['worker_rss_mb']} MB (goal <= 1024)"),
+        ("freshness, query latency", "not measured yet"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
