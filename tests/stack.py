@@ -24,7 +24,7 @@ from tiegraph.api.main import create_app
 from tiegraph.graph.neo4j import GraphStore
 from tiegraph.services.local import LocalServices
 from tiegraph.settings import Settings
-from tiegraph.streams.lag import wait_for_zero_lag
+from tiegraph.streams.lag import wait_for_stable_group, wait_for_zero_lag
 from tiegraph.streams.topics import ALL_TOPICS, TopicNames, ensure_topics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,6 +90,7 @@ def stack() -> Iterator[Stack]:
         "TIEGRAPH_API_PORT": "18000",
         "TIEGRAPH_NEO4J_HEAP_MB": "768",
         "TIEGRAPH_KAFKA_HEAP_MB": "384",
+        "TIEGRAPH_STALL_SECONDS": "20",
     }
     saved = {k: os.environ.get(k) for k in env if k.startswith("TIEGRAPH_")}
     os.environ.update({k: v for k, v in env.items() if k.startswith("TIEGRAPH_")})
@@ -99,6 +100,7 @@ def stack() -> Iterator[Stack]:
         services.up()
         asyncio.run(ensure_topics(settings.kafka_bootstrap, TopicNames(), settings.topic_partitions))
         services.spawn_process("worker", [sys.executable, "-m", "tiegraph", "worker"])
+        asyncio.run(wait_for_stable_group(settings.kafka_bootstrap, settings.app_id))
         yield Stack(settings, env)
     finally:
         services.down()

@@ -28,7 +28,7 @@ from tiegraph.graph.neo4j import GraphStore, tie_row
 from tiegraph.ingest.headers import parse_message
 from tiegraph.settings import Settings
 from tiegraph.streams import topics as t
-from tiegraph.streams.lag import wait_for_zero_lag
+from tiegraph.streams.lag import wait_for_stable_group, wait_for_zero_lag
 from tiegraph.synth.organization import generate_mail, generate_organization
 
 
@@ -134,8 +134,7 @@ async def run_bench(settings: Settings, messages: int = 50_000, people: int = 3_
     )
     try:
         # The worker has joined once its group can be read; an empty topic lags 0 from then on.
-        await wait_for_zero_lag(settings.kafka_bootstrap, app_id, [names[n] for n in t.ALL_TOPICS], timeout=120)
-        await asyncio.sleep(3)
+        await wait_for_stable_group(settings.kafka_bootstrap, app_id)
         started = time.perf_counter()
         produce_s = await _produce(settings.kafka_bootstrap, names[t.MAIL_MESSAGES], corpus)
         await wait_for_zero_lag(

@@ -136,7 +136,7 @@ def worker(
     """Run the Faust worker (join the consumer group and process every stage)."""
     from tiegraph.streams.worker import run_worker
 
-    run_worker(Settings(), loglevel)
+    raise typer.Exit(code=run_worker(Settings(), loglevel))
 
 
 @app.command()

@@ -13,7 +13,7 @@ from tiegraph.graph.neo4j import GraphStore
 from tiegraph.ingest.importer import run_import
 from tiegraph.services.local import LocalServices
 from tiegraph.settings import Settings
-from tiegraph.streams.lag import wait_for_zero_lag
+from tiegraph.streams.lag import wait_for_stable_group, wait_for_zero_lag
 from tiegraph.streams.topics import ALL_TOPICS, TopicNames, ensure_topics
 from tiegraph.synth.organization import generate_mail, generate_organization, write_mbox
 
@@ -80,6 +80,7 @@ def run_demo(settings: Settings, people: int = 60, messages: int = 4000) -> None
         f"3/5 import: {count} generated messages of {len(org.internal)} people at {org.home_domain}"
         f" and {len(org.external)} outside"
     )
+    asyncio.run(wait_for_stable_group(settings.kafka_bootstrap, settings.app_id))
     summary = asyncio.run(run_import(settings, [corpus], tenant=TENANT))
     _say(f"    read {summary.read}, produced {summary.produced}, rejected {sum(summary.rejected.values())}")
     _say("4/5 waiting for the pipeline to catch up (tiegraph lag)...")

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     commit_interval_s: float = 1.0
     graph_batch_size: int = 2000
     graph_batch_seconds: float = 0.2
+    stall_seconds: float = 90.0  # a partition with lag and no commit for this long restarts the worker
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
+import os
+import signal
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -11,6 +14,7 @@ import httpx
 import pytest
 
 from tests.stack import Stack, shared_data
+from tiegraph.core.model import TieModel
 from tiegraph.ingest.files import iter_path
 from tiegraph.ingest.headers import MalformedMessage, parse_message
 from tiegraph.synth.organization import generate_mail, generate_organization, write_mbox
@@ -70,6 +74,11 @@ async def test_enron_mailbox_import_answers_who_kenneth_lay_knows(stack: Stack, 
     assert strengths == sorted(strengths, reverse=True)
     assert all(c["band"] in {"strong", "known", "weak"} for c in contacts)
     assert response.json()["person"]["internal"] is True
+    for c in contacts:  # every score is explained by its evidence under the documented formula
+        ev, model = c["evidence"], TieModel()
+        total = ev["sent"]["intensity"] + ev["received"]["intensity"]
+        gate = model.one_way_cap + (1 - model.one_way_cap) * math.sqrt(ev["reciprocity"])
+        assert c["strength"] == pytest.approx((1 - math.exp(-total / model.saturation)) * gate, rel=1e-6)
 
 
 async def test_reciprocated_contact_outranks_one_way_contact_of_the_same_volume(
@@ -209,3 +218,54 @@ async def test_a_tenants_tuned_model_applies_to_its_scores(
     assert (await api.get(url, params=params, headers=auth)).json()["strength"] <= 0.05
     refused = stack.cli("tenants", "configure", "tune", "--set", "half_life=3", check=False)
     assert refused.returncode == 1 and "unknown tie model parameters" in refused.stderr
+
+
+async def test_a_group_address_that_only_receives_is_nobodys_contact(
+    stack: Stack, api: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    start = 1_750_000_000
+    for i in range(12):  # twelve colleagues write to the team list, which never writes back
+        (tmp_path / f"g{i}.eml").write_bytes(
+            _mail(f"p{i}@grp.example", "team@grp.example", start + i * 60, "news", f"g{i}@x")
+        )
+    (tmp_path / "d.eml").write_bytes(_mail("p0@grp.example", "p1@grp.example", start, "hello", "d@x"))
+    (tmp_path / "e.eml").write_bytes(_mail("p1@grp.example", "p0@grp.example", start + 90, "Re: hello", "e@x"))
+    key = stack.create_tenant("grp", "grp.example")
+    stack.cli("import", str(tmp_path), "--tenant", "grp")
+    await stack.wait_caught_up()
+    doc = (await api.get("/v1/people/p0@grp.example/contacts", headers=_bearer(key))).json()
+    assert [c["email"] for c in doc["contacts"]] == ["p1@grp.example"]
+
+
+def _worker_children(supervisor: int) -> list[int]:
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    return [int(pid) for pid in children]
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="known gap: faust-streaming 0.15.3 acks records fetched across a rebalance without processing "
+    "them (see streams/watchdog.py), so a SIGKILL mid-stream can lose messages; tracked in the reliability issue",
+)
+async def test_a_killed_worker_is_restarted_and_nothing_is_lost_or_counted_twice(
+    stack: Stack, api: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    org = generate_organization(people=15, seed=9)
+    first, second = tmp_path / "first.mbox", tmp_path / "second.mbox"
+    mails = list(generate_mail(org, messages=600, seed=9))
+    write_mbox(first, iter(mails[:300]))
+    write_mbox(second, iter(mails[300:]))
+    key = stack.create_tenant("killed", org.home_domain)
+    stack.cli("import", str(first), "--tenant", "killed")
+    await stack.wait_caught_up()
+
+    supervisor = int((stack.settings.home / "run" / "worker.pid").read_text())
+    [worker] = _worker_children(supervisor)
+    os.kill(worker, signal.SIGKILL)  # no graceful shutdown, no final commit
+    stack.cli("import", str(second), "--tenant", "killed")
+    stack.cli("import", str(first), "--tenant", "killed")  # and a replay of what was already counted
+    await stack.wait_caught_up()
+
+    assert _worker_children(supervisor) != [worker]
+    stats = (await api.get("/v1/stats", headers=_bearer(key))).json()
+    assert stats["messages"] == 600

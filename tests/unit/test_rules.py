@@ -7,7 +7,7 @@ import pytest
 from tiegraph.core.identity import InvalidAddress, affiliation_of, normalize_email, registrable_domain
 from tiegraph.core.interactions import derive_interactions
 from tiegraph.core.model import TieModel
-from tiegraph.core.noise import is_automated, is_bulk_marketing, is_role_address, list_address_of
+from tiegraph.core.noise import is_automated, is_bulk_marketing, is_role_address, list_address_of, looks_like_group
 from tiegraph.core.records import Address, MailMessage
 
 MODEL = TieModel()
@@ -112,3 +112,9 @@ def test_bcc_counts_only_in_the_senders_own_copy() -> None:
 def test_an_address_in_to_and_cc_counts_once_with_the_stronger_kind() -> None:
     both = message(to=("bob@acme.example",), cc=(Address("bob@acme.example"),))
     assert [i.kind for i in derive_interactions(both, MODEL)] == ["to"]
+
+
+def test_an_address_that_only_receives_from_many_is_a_group() -> None:
+    assert looks_like_group(sends=False, correspondents=12, min_correspondents=10)
+    assert not looks_like_group(sends=True, correspondents=500, min_correspondents=10)
+    assert not looks_like_group(sends=False, correspondents=3, min_correspondents=10)

@@ -21,6 +21,7 @@ class TieModel:
     kind_weights: dict[str, float] = field(default_factory=_default_kind_weights)
     group_exponent: float = 1.0  # weight / group_size ** exponent: 1:1 means more than 1:40
     max_recipients: int = 100  # beyond this a message is a broadcast, not a conversation
+    group_min_correspondents: int = 10  # never sends, written to by this many: a group address
     fast_half_life_days: float = 90.0
     slow_half_life_days: float = 730.0
     fast_share: float = 0.5  # how much of intensity the fast (recent) component carries

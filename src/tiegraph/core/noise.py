@@ -33,6 +33,11 @@ def is_list_address(email: str) -> bool:
     return domain.startswith(("lists.", "list.", "googlegroups.")) or domain.endswith(".googlegroups.com")
 
 
+def looks_like_group(sends: bool, correspondents: int, min_correspondents: int) -> bool:
+    """A distribution group: many people write to it and it never writes to anyone."""
+    return not sends and correspondents >= min_correspondents
+
+
 def list_address_of(list_id: str) -> str:
     """The address form of a List-Id (`<apparmor.lists.ubuntu.com>` -> `apparmor@lists.ubuntu.com`)."""
     ident = list_id.strip()

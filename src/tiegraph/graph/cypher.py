@@ -17,11 +17,13 @@ UNWIND $rows AS r
 MERGE (a:Person {tenant: r.tenant, email: r.a})
   ON CREATE SET a.name = r.a_name
 SET a.internal = r.a_internal,
-    a.name = CASE WHEN r.a_name <> '' THEN r.a_name ELSE a.name END
+    a.name = CASE WHEN r.a_name <> '' THEN r.a_name ELSE a.name END,
+    a.sends = coalesce(a.sends, false) OR r.a_sent
 MERGE (b:Person {tenant: r.tenant, email: r.b})
   ON CREATE SET b.name = r.b_name
 SET b.internal = r.b_internal,
-    b.name = CASE WHEN r.b_name <> '' THEN r.b_name ELSE b.name END
+    b.name = CASE WHEN r.b_name <> '' THEN r.b_name ELSE b.name END,
+    b.sends = coalesce(b.sends, false) OR r.b_sent
 MERGE (a)-[k:KNOWS]->(b)
 SET k += r.props
 FOREACH (_ IN CASE WHEN r.a_org IS NULL THEN [] ELSE [1] END |
@@ -71,7 +73,8 @@ CONTACTS = """
 MATCH (p:Person {tenant: $tenant, email: $email})-[k:KNOWS]-(c:Person)
 OPTIONAL MATCH (c)-[:WORKS_AT]->(o:Organization)
 RETURN c.email AS email, coalesce(c.name, '') AS name, coalesce(c.internal, false) AS internal,
-       o.domain AS organization, properties(k) AS tie, startNode(k) = p AS person_is_a
+       o.domain AS organization, properties(k) AS tie, startNode(k) = p AS person_is_a,
+       coalesce(c.sends, false) AS sends, COUNT { (c)-[:KNOWS]-() } AS correspondents
 """
 
 AWAITING_REPLY = """

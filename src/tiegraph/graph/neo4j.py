@@ -67,6 +67,11 @@ def tie_from_props(tenant: str, a: str, b: str, props: dict[str, Any]) -> Tie:
     return tie
 
 
+def _sent(update: dict[str, Any], direction: str) -> bool:
+    counts = update.get("counts") or {}
+    return any(counts.get(f"{kind}_{direction}", 0) > 0 for kind in ("to", "cc", "reply"))
+
+
 def tie_row(update: dict[str, Any], domains: Iterable[str]) -> dict[str, Any]:
     """A WRITE_TIES row: both people with their affiliation, and the tie's properties."""
     domains = tuple(domains)
@@ -77,6 +82,8 @@ def tie_row(update: dict[str, Any], domains: Iterable[str]) -> dict[str, Any]:
         "b": update["b"],
         "a_name": update.get("a_name", ""),
         "b_name": update.get("b_name", ""),
+        "a_sent": _sent(update, "ab"),
+        "b_sent": _sent(update, "ba"),
         "a_internal": a_aff.internal,
         "b_internal": b_aff.internal,
         "a_org": a_aff.organization,

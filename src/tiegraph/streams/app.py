@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, cast
 
@@ -22,11 +25,13 @@ from tiegraph.core.interactions import derive_interactions
 from tiegraph.core.meetings import plan_meeting
 from tiegraph.core.records import CalendarEvent, DeadLetter, Interaction, MailMessage
 from tiegraph.core.ties import Tie, apply_interaction
-from tiegraph.errors import GraphUnavailable
+from tiegraph.errors import GraphUnavailable, StreamUnavailable
 from tiegraph.graph.neo4j import GraphStore, tie_row
 from tiegraph.settings import Settings
 from tiegraph.streams import topics as t
+from tiegraph.streams.lag import read_lag
 from tiegraph.streams.tenants import TenantDirectory
+from tiegraph.streams.watchdog import StallWatch
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +39,9 @@ MAX_BACKOFF_S = 30.0
 
 
 async def write_until_done(
-    write: Callable[[Sequence[dict[str, Any]]], Awaitable[None]], rows: Sequence[dict[str, Any]]
+    write: Callable[[Sequence[dict[str, Any]]], Awaitable[None]],
+    rows: Sequence[dict[str, Any]],
+    on_retry: Callable[[], None] | None = None,
 ) -> None:
     """Retry a graph write with bounded backoff until it lands: the offsets of the batch are only
     committed afterwards, so Neo4j being down pauses the stage instead of losing records."""
@@ -45,6 +52,8 @@ async def write_until_done(
             return
         except GraphUnavailable as exc:
             log.warning("graph write failed, retrying in %.1fs: %s", delay, exc)
+            if on_retry is not None:
+                on_retry()
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF_S)
 
@@ -55,6 +64,32 @@ def latest_per_key(events: Sequence[EventT[bytes]]) -> list[dict[str, Any]]:
     for event in events:
         latest[cast(bytes, event.key)] = t.decode(event.value)
     return list(latest.values())
+
+
+class DistinctCounts:
+    """Keys per (tenant, source partition) of a changelogged table, counted from the table itself:
+    after a crash the table is restored from its changelog and the count can never disagree
+    with the keys it counts. Recounted after each rebalance, then kept up to date."""
+
+    def __init__(self, table: TableT[str, Any], partition_of: Callable[[Any], int]) -> None:
+        self._table, self._partition_of = table, partition_of
+        self._counts: dict[tuple[str, int], int] = {}
+        self._generation: object = None
+
+    def current(self, tenant: str, partition: int, generation: object, new_key: bool) -> int:
+        """The count of `tenant`'s keys from `partition`, after writing a new key if `new_key`."""
+        if generation != self._generation:
+            self._counts.clear()
+            self._generation = generation
+        slot = (tenant, partition)
+        if slot in self._counts:
+            self._counts[slot] += 1 if new_key else 0
+        else:
+            prefix = f"{tenant}|"
+            self._counts[slot] = sum(
+                1 for k, v in self._table.items() if k.startswith(prefix) and self._partition_of(v) == partition
+            )
+        return self._counts[slot]
 
 
 def batches(stream: StreamT[bytes]) -> Stream[bytes]:
@@ -103,18 +138,24 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     def table(name: str, default: Any) -> TableT[str, Any]:
         return app.Table(name, default=default, schema=json_schema)
 
-    seen_messages = table("seen_messages", bool)
+    # Keyed sets (value: source partition + 1); the counts are derived from them, never kept apart.
+    seen_messages = table("seen_messages", int)
+    dead_letter_keys = table("dead_letter_keys", int)
     tie_states = table("tie_states", None)
     meeting_states = table("meeting_states", None)
-    counts = table("counts", int)
+    message_counts = DistinctCounts(seen_messages, lambda v: v - 1)
+    dead_letter_counts = DistinctCounts(dead_letter_keys, lambda v: v - 1)
+    meeting_counts = DistinctCounts(meeting_states, lambda v: v["partition"])
 
-    async def bump(event: EventT[bytes], tenant: str, name: str, by: int = 1) -> None:
-        """Count per source partition, so each count has one owner; the graph sums them."""
+    async def publish_count(
+        event: EventT[bytes], tenant: str, name: str, counts: DistinctCounts, new_key: bool = True
+    ) -> None:
+        """Absolute count per (tenant, source partition): one owner each; the graph sums them.
+        Published for duplicates too: a count sent just before a crash may never have arrived."""
         partition = event.message.partition
-        key = f"{tenant}|{name}|{partition}"
-        counts[key] += by
-        row = {"tenant": tenant, "name": name, "partition": partition, "value": counts[key]}
-        await counters.send(key=key.encode(), value=t.encode(row))
+        value = counts.current(tenant, partition, app.consumer_generation_id, new_key)
+        row = {"tenant": tenant, "name": name, "partition": partition, "value": value}
+        await counters.send(key=f"{tenant}|{name}|{partition}".encode(), value=t.encode(row))
 
     async def dead_letter(event: EventT[bytes], stage: str, reason: str) -> None:
         letter = DeadLetter(
@@ -144,10 +185,11 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 continue
             dedupe = f"{message.tenant}|{message.dedupe_key}"
             if seen_messages[dedupe]:
+                await publish_count(event, message.tenant, "messages", message_counts, new_key=False)
                 yield 0
                 continue
-            seen_messages[dedupe] = True
-            await bump(event, message.tenant, "messages")
+            seen_messages[dedupe] = event.message.partition + 1
+            await publish_count(event, message.tenant, "messages", message_counts)
             found = derive_interactions(message, tenants.model(message.tenant))
             await send_interactions(found)
             yield len(found)
@@ -164,11 +206,10 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 continue
             key = f"{meeting.tenant}|{meeting.key}"
             previous = meeting_states.get(key)
-            if previous is None:
-                await bump(event, meeting.tenant, "meetings")
             state, found = plan_meeting(previous, meeting, tenants.model(meeting.tenant))
             if state is not None:
-                meeting_states[key] = state
+                meeting_states[key] = {**state, "partition": event.message.partition}
+            await publish_count(event, meeting.tenant, "meetings", meeting_counts, new_key=previous is None)
             await send_interactions(found)
             yield len(found)
 
@@ -208,24 +249,46 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             # A fixed order takes node locks in one order, so concurrent writers rarely deadlock.
             updates.sort(key=lambda u: (u["tenant"], u["a"], u["b"]))
             rows = [tie_row(u, tenants.domains(u["tenant"])) for u in updates]
-            await write_until_done(graph.write_ties, rows)
+            await write_until_done(graph.write_ties, rows, watch.reset)
             yield len(rows)
 
     @app.agent(counters)
     async def write_counters(stream: StreamT[bytes]) -> AsyncIterator[int]:
         async for batch in batches(stream).take_events(settings.graph_batch_size, within=settings.graph_batch_seconds):
             rows = latest_per_key(batch)
-            await write_until_done(graph.write_counters, rows)
+            await write_until_done(graph.write_counters, rows, watch.reset)
             yield len(rows)
 
     @app.agent(dead_letters)
     async def count_dead_letters(stream: StreamT[bytes]) -> AsyncIterator[None]:
         async for event in stream.events():
-            await bump(event, tenant_of_key(event.key), "dead_letters")
+            key = (event.key or b"").decode("utf-8", "replace")
+            new_key = not dead_letter_keys[key]  # the same reject imported twice is one dead letter
+            if new_key:
+                dead_letter_keys[key] = event.message.partition + 1
+            await publish_count(event, tenant_of_key(event.key), "dead_letters", dead_letter_counts, new_key)
             yield None
 
     @app.timer(interval=10.0)  # type: ignore[untyped-decorator]  # mode's decorators carry no types
     async def refresh_tenants() -> None:
         await load_tenants()
+
+    watch = StallWatch(settings.stall_seconds)
+    source_topics = [names[n] for n in t.ALL_TOPICS]
+
+    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
+    async def watch_for_stalls() -> None:
+        """Exit for a restart (by the supervisor) if a partition this worker owns stops moving."""
+        owned = {(tp.topic, tp.partition) for tp in app.consumer.assignment()}
+        try:
+            rows = await read_lag(settings.kafka_bootstrap, settings.app_id, source_topics)
+        except StreamUnavailable:
+            watch.reset()
+            return
+        stalled = watch.stalled(rows, owned, time.monotonic())
+        if stalled:
+            where = ", ".join(f"{r.topic}[{r.partition}] at {r.committed} (lag {r.lag})" for r in stalled)
+            log.error("no progress for %.0fs on %s: restarting the worker", settings.stall_seconds, where)
+            os.kill(os.getpid(), signal.SIGTERM)
 
     return app

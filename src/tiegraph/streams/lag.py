@@ -100,3 +100,30 @@ async def wait_for_zero_lag(
                 f"pipeline still lagging by {total} records after {timeout:.0f}s: {summarize(rows)['topics']}"
             )
         await asyncio.sleep(0.5)
+
+
+async def wait_for_stable_group(bootstrap: str, group: str, timeout: float = 120.0, settle_s: float = 3.0) -> None:
+    """Wait until the consumer group has members and has stayed Stable for `settle_s`.
+
+    Records fetched across a rebalance are where faust-streaming misbehaves (see
+    streams/watchdog.py), so the demo and the tests start producing only once workers settled.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    stable_since: float | None = None
+    while loop.time() < deadline:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        try:
+            await admin.start()
+            described = (await admin.describe_consumer_groups([group]))[0].to_object()["groups"][0]
+            stable = described["state"] == "Stable" and bool(described["members"])
+        except (KafkaError, IndexError, KeyError):
+            stable = False
+        finally:
+            await admin.close()
+        now = loop.time()
+        stable_since = (stable_since or now) if stable else None
+        if stable_since is not None and now - stable_since >= settle_s:
+            return
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"consumer group {group!r} did not become stable within {timeout:.0f}s")

@@ -1,8 +1,21 @@
-"""`tiegraph worker`: the Faust worker process."""
+"""`tiegraph worker`: a small supervisor around the Faust worker process.
+
+The supervisor restarts the worker whenever it exits without having been asked to stop: after a
+crash, or when the worker's stall watchdog (streams/watchdog.py) finds a partition that stopped
+moving. A restart resumes from the committed offsets, and every stage is idempotent, so a restart
+loses and double-counts nothing.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
 
 from faust import Worker
 
@@ -12,8 +25,49 @@ from tiegraph.streams.app import create_app
 from tiegraph.streams.tenants import TenantDirectory
 from tiegraph.streams.topics import TopicNames, ensure_topics
 
+log = logging.getLogger(__name__)
 
-def run_worker(settings: Settings, loglevel: str = "warn") -> None:
+_CHILD_ENV = "TIEGRAPH_WORKER_SUPERVISED"
+MAX_RESTART_DELAY_S = 30.0
+
+
+def run_worker(settings: Settings, loglevel: str = "warn") -> int:
+    """Supervise a worker process (or, inside the supervisor's child, be the worker)."""
+    if os.environ.get(_CHILD_ENV):
+        run_faust_worker(settings, loglevel)
+        return 0
+    return supervise([sys.executable, "-m", "tiegraph", "worker", "--loglevel", loglevel])
+
+
+def supervise(argv: list[str]) -> int:
+    """Run `argv` and restart it with bounded backoff until SIGTERM or SIGINT; its exit code."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s supervisor %(levelname)s %(message)s")
+    stopping = False
+    child: subprocess.Popen[bytes] | None = None
+
+    def stop(signum: int, _: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        if child is not None and child.poll() is None:
+            child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    delay = 1.0
+    while True:
+        started = time.monotonic()
+        child = subprocess.Popen(argv, env={**os.environ, _CHILD_ENV: "1"})
+        code = child.wait()
+        if stopping:
+            return code
+        if time.monotonic() - started > 120:
+            delay = 1.0  # it ran well for a while: this is a fresh failure, not a crash loop
+        log.warning("worker exited with code %s; restarting in %.0fs", code, delay)
+        time.sleep(delay)
+        delay = min(delay * 2, MAX_RESTART_DELAY_S)
+
+
+def run_faust_worker(settings: Settings, loglevel: str) -> None:
     """Create topics and schema if needed, then run every agent until stopped (SIGTERM/SIGINT)."""
     graph = GraphStore.connect(settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password.get_secret_value())
     asyncio.run(_prepare(settings, graph))

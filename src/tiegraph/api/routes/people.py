@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
@@ -10,6 +10,8 @@ from tiegraph.api.deps import GraphDep, ModelDep, NowDep, TenantDep, as_email
 from tiegraph.api.errors import ApiError
 from tiegraph.api.schemas import Awaiting, AwaitingReply, Contacts, ErrorBody, Person, TieView
 from tiegraph.api.views import contact_view, explain, iso, person_view
+from tiegraph.core.noise import looks_like_group
+from tiegraph.graph.neo4j import GraphStore
 
 router = APIRouter(
     prefix="/v1",
@@ -18,12 +20,19 @@ router = APIRouter(
 )
 
 
+async def _known_person(graph: GraphStore, tenant: str, email: str) -> tuple[str, dict[str, Any]]:
+    """The normalised address and the person's row; 404 for people this tenant does not have."""
+    address = as_email(email)
+    row = await graph.person(tenant, address)
+    if row is None:
+        raise ApiError(404, "person_not_found", f"no person {email!r} in this tenant")
+    return address, row
+
+
 @router.get("/people/{email}", response_model=Person)
 async def get_person(email: str, tenant: TenantDep, graph: GraphDep) -> Person:
     """A person of the caller's tenant: organisation, internal or not, number of ties."""
-    row = await graph.person(tenant.name, as_email(email))
-    if row is None:
-        raise ApiError(404, "person_not_found", f"no person {email!r} in this tenant")
+    _, row = await _known_person(graph, tenant.name, email)
     return person_view(row)
 
 
@@ -37,11 +46,12 @@ async def get_contacts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> Contacts:
     """A person's contacts, strongest first, each with strength, band and evidence."""
-    address = as_email(email)
-    row = await graph.person(tenant.name, address)
-    if row is None:
-        raise ApiError(404, "person_not_found", f"no person {email!r} in this tenant")
-    contacts = [contact_view(r, tie, address, now, model) for r, tie in await graph.contacts(tenant.name, address)]
+    address, row = await _known_person(graph, tenant.name, email)
+    contacts = [
+        contact_view(r, tie, address, now, model)
+        for r, tie in await graph.contacts(tenant.name, address)
+        if not looks_like_group(r["sends"], r["correspondents"], model.group_min_correspondents)
+    ]
     contacts.sort(key=lambda c: (-c.strength, c.email))
     return Contacts(person=person_view(row), as_of=iso(now) or "", contacts=contacts[:limit])
 
@@ -56,10 +66,7 @@ async def get_awaiting_reply(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> AwaitingReply:
     """Conversations where the last message came to this person and they have not answered, newest first."""
-    address = as_email(email)
-    row = await graph.person(tenant.name, address)
-    if row is None:
-        raise ApiError(404, "person_not_found", f"no person {email!r} in this tenant")
+    address, row = await _known_person(graph, tenant.name, email)
     awaiting = []
     for contact, tie in await graph.awaiting_reply(tenant.name, address, limit):
         score, _ = explain(tie, address, now, model)
