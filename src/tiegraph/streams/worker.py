@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from types import FrameType
 
 from faust import Worker
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 _CHILD_ENV = "TIEGRAPH_WORKER_SUPERVISED"
 MAX_RESTART_DELAY_S = 30.0
+STOP_GRACE_S = 30.0  # a graceful stop commits what was processed; a hung one is killed after this
 
 
 def run_worker(settings: Settings, loglevel: str = "warn") -> int:
@@ -57,7 +59,7 @@ def supervise(argv: list[str]) -> int:
     while True:
         started = time.monotonic()
         child = subprocess.Popen(argv, env={**os.environ, _CHILD_ENV: "1"})
-        code = child.wait()
+        code = _wait(child, lambda: stopping)
         if stopping:
             return code
         if time.monotonic() - started > 120:
@@ -65,6 +67,20 @@ def supervise(argv: list[str]) -> int:
         log.warning("worker exited with code %s; restarting in %.0fs", code, delay)
         time.sleep(delay)
         delay = min(delay * 2, MAX_RESTART_DELAY_S)
+
+
+def _wait(child: subprocess.Popen[bytes], stopping: Callable[[], bool]) -> int:
+    """The child's exit code; once a stop was asked for, it gets STOP_GRACE_S before SIGKILL."""
+    deadline: float | None = None
+    while True:
+        try:
+            return child.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            if stopping():
+                deadline = deadline or time.monotonic() + STOP_GRACE_S
+                if time.monotonic() > deadline:
+                    log.warning("worker did not stop within %.0fs; killing it", STOP_GRACE_S)
+                    child.kill()
 
 
 def run_faust_worker(settings: Settings, loglevel: str) -> None:
