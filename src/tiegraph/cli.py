@@ -46,7 +46,8 @@ def services_up() -> None:
     """Fetch the jars (first time) and start Kafka and Neo4j; wait until both answer."""
     from tiegraph.services.local import LocalServices
 
-    services = LocalServices(Settings())
+    settings = Settings()
+    services = LocalServices(settings)
     try:
         typer.echo("resolving Kafka and Neo4j jars (Maven Central, cached in ~/.m2)...")
         services.install()
@@ -54,7 +55,7 @@ def services_up() -> None:
         services.start_kafka()
         typer.echo("starting Neo4j...")
         services.start_neo4j()
-        asyncio.run(_prepare(Settings()))
+        asyncio.run(_prepare(settings))
     except TiegraphError as exc:
         raise _fail(str(exc)) from exc
     for status in services.status()[:2]:

@@ -15,7 +15,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import faust
 from faust.streams import Stream
@@ -34,6 +34,7 @@ from tiegraph.streams.tenants import TenantDirectory
 from tiegraph.streams.watchdog import StallWatch
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 MAX_BACKOFF_S = 30.0
 
@@ -166,6 +167,14 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         )
         await dead_letters.send(key=event.key, value=t.encode(letter.to_dict()))
 
+    async def decoded(event: EventT[bytes], parse: Callable[[dict[str, Any]], R], stage: str) -> R | None:
+        """The event's record, or None after sending it to the dead letters with the reason."""
+        try:
+            return parse(t.decode(event.value))
+        except (ValueError, KeyError, TypeError) as exc:
+            await dead_letter(event, stage, f"undecodable record: {exc}")
+            return None
+
     async def send_interactions(found: list[Interaction]) -> None:
         for interaction in found:
             await interactions.send(
@@ -177,10 +186,8 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     async def derive(stream: StreamT[bytes]) -> AsyncIterator[int]:
         """New messages -> interactions; copies already seen are dropped."""
         async for event in stream.events():
-            try:
-                message = MailMessage.from_dict(t.decode(event.value))
-            except (ValueError, KeyError, TypeError) as exc:
-                await dead_letter(event, "derive", f"undecodable message record: {exc}")
+            message = await decoded(event, MailMessage.from_dict, "derive")
+            if message is None:
                 yield 0
                 continue
             dedupe = f"{message.tenant}|{message.dedupe_key}"
@@ -198,10 +205,8 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     async def meet(stream: StreamT[bytes]) -> AsyncIterator[int]:
         """Meeting occurrences -> meeting interactions; updates and cancellations replace."""
         async for event in stream.events():
-            try:
-                meeting = CalendarEvent.from_dict(t.decode(event.value))
-            except (ValueError, KeyError, TypeError) as exc:
-                await dead_letter(event, "meet", f"undecodable calendar event: {exc}")
+            meeting = await decoded(event, CalendarEvent.from_dict, "meet")
+            if meeting is None:
                 yield 0
                 continue
             key = f"{meeting.tenant}|{meeting.key}"
@@ -217,10 +222,8 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     async def aggregate(stream: StreamT[bytes]) -> AsyncIterator[bool]:
         """Interactions -> the tie of their pair, and its new absolute state downstream."""
         async for event in stream.events():
-            try:
-                interaction = Interaction.from_dict(t.decode(event.value))
-            except (ValueError, KeyError, TypeError) as exc:
-                await dead_letter(event, "aggregate", f"undecodable interaction: {exc}")
+            interaction = await decoded(event, Interaction.from_dict, "aggregate")
+            if interaction is None:
                 yield False
                 continue
             key = event.key.decode()
