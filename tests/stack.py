@@ -21,11 +21,11 @@ import httpx
 import pytest
 
 from tiegraph.api.main import create_app
+from tiegraph.deployment import connect_graph, ensure_pipeline_topics, topic_names
 from tiegraph.graph.neo4j import GraphStore
 from tiegraph.services.local import LocalServices
 from tiegraph.settings import Settings
 from tiegraph.streams.lag import wait_for_stable_group, wait_for_zero_lag
-from tiegraph.streams.topics import ALL_TOPICS, TopicNames, ensure_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -59,9 +59,8 @@ class Stack:
         return str(json.loads(self.cli(*args).stdout)["api_key"])
 
     async def wait_caught_up(self, timeout: float = 180) -> float:
-        names = TopicNames(self.settings.topic_prefix)
         return await wait_for_zero_lag(
-            self.settings.kafka_bootstrap, self.settings.app_id, [names[n] for n in ALL_TOPICS], timeout=timeout
+            self.settings.kafka_bootstrap, self.settings.app_id, topic_names(self.settings).all(), timeout=timeout
         )
 
 
@@ -98,7 +97,7 @@ def stack() -> Iterator[Stack]:
     services = LocalServices(settings)
     try:
         services.up()
-        asyncio.run(ensure_topics(settings.kafka_bootstrap, TopicNames(), settings.topic_partitions))
+        asyncio.run(ensure_pipeline_topics(settings))
         services.spawn_process("worker", [sys.executable, "-m", "tiegraph", "worker"])
         asyncio.run(wait_for_stable_group(settings.kafka_bootstrap, settings.app_id))
         yield Stack(settings, env)
@@ -113,8 +112,7 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="session")
 async def graph(stack: Stack) -> AsyncIterator[GraphStore]:
-    s = stack.settings
-    store = GraphStore.connect(s.neo4j_uri, s.neo4j_user, s.neo4j_password.get_secret_value())
+    store = connect_graph(stack.settings)
     yield store
     await store.close()
 

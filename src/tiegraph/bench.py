@@ -24,7 +24,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from tiegraph.graph.neo4j import GraphStore, tie_row
+from tiegraph.deployment import connect_graph
+from tiegraph.graph.neo4j import tie_row
 from tiegraph.ingest.headers import parse_message
 from tiegraph.settings import Settings
 from tiegraph.streams import topics as t
@@ -98,7 +99,7 @@ async def _latest_ties(bootstrap: str, topic: str) -> tuple[list[dict[str, Any]]
 
 async def _write_limit(settings: Settings, ties: list[dict[str, Any]], tenant: str, batch: int) -> float:
     """Tie writes per second with the pipeline's own statement and batch size."""
-    graph = GraphStore.connect(settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password.get_secret_value())
+    graph = connect_graph(settings)
     rows = [tie_row({**u, "tenant": tenant}, ()) for u in ties]
     rows.sort(key=lambda r: (r["a"], r["b"]))
     try:
@@ -137,9 +138,7 @@ async def run_bench(settings: Settings, messages: int = 50_000, people: int = 3_
         await wait_for_stable_group(settings.kafka_bootstrap, app_id)
         started = time.perf_counter()
         produce_s = await _produce(settings.kafka_bootstrap, names[t.MAIL_MESSAGES], corpus)
-        await wait_for_zero_lag(
-            settings.kafka_bootstrap, app_id, [names[n] for n in t.ALL_TOPICS], timeout=1800, settle=1
-        )
+        await wait_for_zero_lag(settings.kafka_bootstrap, app_id, names.all(), timeout=1800, settle=1)
         pipeline_s = time.perf_counter() - started
         rss = _peak_rss_mb(worker.pid)
     finally:

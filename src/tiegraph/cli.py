@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tiegraph.errors import GraphUnavailable, TiegraphError
-from tiegraph.graph.neo4j import GraphStore
+from tiegraph.deployment import connect_graph, prepare, topic_names
+from tiegraph.errors import TiegraphError
 from tiegraph.settings import Settings
 
 app = typer.Typer(help="tiegraph: a live who-knows-whom graph from mail and calendar metadata.", no_args_is_help=True)
@@ -55,45 +54,11 @@ def services_up() -> None:
         services.start_kafka()
         typer.echo("starting Neo4j...")
         services.start_neo4j()
-        asyncio.run(_prepare(settings))
+        asyncio.run(prepare(settings))
     except TiegraphError as exc:
         raise _fail(str(exc)) from exc
     for status in services.status()[:2]:
         typer.echo(f"{status.name:<7} running  {status.address}  (log: {status.log})")
-
-
-async def _prepare(settings: Settings) -> None:
-    """Topics and graph schema, both idempotent."""
-    from tiegraph.streams.topics import TopicNames, ensure_topics
-
-    await ensure_topics(
-        settings.kafka_bootstrap,
-        TopicNames(settings.topic_prefix),
-        settings.topic_partitions,
-        settings.topic_replication,
-    )
-    graph = _graph(settings)
-    try:
-        await _wait_for_graph(graph)
-        await graph.ensure_schema()
-    finally:
-        await graph.close()
-
-
-async def _wait_for_graph(graph: GraphStore, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            await graph.ping()
-            return
-        except GraphUnavailable:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.5)
-
-
-def _graph(settings: Settings) -> GraphStore:
-    return GraphStore.connect(settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password.get_secret_value())
 
 
 @services_app.command("down")
@@ -169,7 +134,7 @@ def tenants_create(
 
     async def run() -> tuple[str, tuple[str, ...], str]:
         settings = Settings()
-        graph = _graph(settings)
+        graph = connect_graph(settings)
         try:
             await graph.ensure_schema()
             tenant, key = await graph.create_tenant(name, domain or [])
@@ -209,7 +174,7 @@ def tenants_configure(
             overrides[key.strip()] = raw
 
     async def run() -> dict[str, object]:
-        graph = _graph(Settings())
+        graph = connect_graph(Settings())
         try:
             return (await graph.configure_tenant(name, overrides)).model_overrides
         finally:
@@ -258,12 +223,10 @@ def import_(
 def lag(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Consumer lag of every stage (total_lag is the sum over all partitions)."""
     from tiegraph.streams.lag import read_lag, summarize
-    from tiegraph.streams.topics import ALL_TOPICS, TopicNames
 
     settings = Settings()
-    names = TopicNames(settings.topic_prefix)
     try:
-        rows = asyncio.run(read_lag(settings.kafka_bootstrap, settings.app_id, [names[n] for n in ALL_TOPICS]))
+        rows = asyncio.run(read_lag(settings.kafka_bootstrap, settings.app_id, topic_names(settings).all()))
     except TiegraphError as exc:
         raise _fail(str(exc)) from exc
     doc = summarize(rows)
@@ -282,7 +245,7 @@ def stats(tenant: Annotated[str, typer.Option()], as_json: Annotated[bool, typer
     """What a tenant's graph holds."""
 
     async def run() -> dict[str, int]:
-        graph = _graph(Settings())
+        graph = connect_graph(Settings())
         try:
             return await graph.stats(tenant)
         finally:

@@ -9,12 +9,11 @@ from typing import Any
 
 import httpx
 
-from tiegraph.graph.neo4j import GraphStore
+from tiegraph.deployment import connect_graph, prepare, topic_names
 from tiegraph.ingest.importer import run_import
 from tiegraph.services.local import LocalServices
 from tiegraph.settings import Settings
 from tiegraph.streams.lag import wait_for_stable_group, wait_for_zero_lag
-from tiegraph.streams.topics import ALL_TOPICS, TopicNames, ensure_topics
 from tiegraph.synth.organization import generate_mail, generate_organization, write_mbox
 
 TENANT = "demo"
@@ -25,15 +24,9 @@ def _say(text: str) -> None:
 
 
 async def _prepare(settings: Settings, domain: str) -> str:
-    await ensure_topics(
-        settings.kafka_bootstrap,
-        TopicNames(settings.topic_prefix),
-        settings.topic_partitions,
-        settings.topic_replication,
-    )
-    graph = GraphStore.connect(settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password.get_secret_value())
+    await prepare(settings)
+    graph = connect_graph(settings)
     try:
-        await graph.ensure_schema()
         _, key = await graph.create_tenant(TENANT, [domain])
         return key
     finally:
@@ -84,9 +77,8 @@ def run_demo(settings: Settings, people: int = 60, messages: int = 4000) -> None
     summary = asyncio.run(run_import(settings, [corpus], tenant=TENANT))
     _say(f"    read {summary.read}, produced {summary.produced}, rejected {sum(summary.rejected.values())}")
     _say("4/5 waiting for the pipeline to catch up (tiegraph lag)...")
-    names = TopicNames(settings.topic_prefix)
     took = asyncio.run(
-        wait_for_zero_lag(settings.kafka_bootstrap, settings.app_id, [names[n] for n in ALL_TOPICS], timeout=300)
+        wait_for_zero_lag(settings.kafka_bootstrap, settings.app_id, topic_names(settings).all(), timeout=300)
     )
     _say(f"    caught up in {took:.1f}s")
     base = f"http://{settings.api_host}:{settings.api_port}"

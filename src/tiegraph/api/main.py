@@ -10,14 +10,14 @@ from fastapi import FastAPI
 from tiegraph import __version__
 from tiegraph.api.errors import install_error_handlers
 from tiegraph.api.routes import ops, people
-from tiegraph.graph.neo4j import GraphStore
+from tiegraph.deployment import connect_graph
 from tiegraph.settings import Settings
 
 
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        graph = GraphStore.connect(settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password.get_secret_value())
+        graph = connect_graph(settings)
         app.state.graph = graph
         app.state.settings = settings
         try:

@@ -91,9 +91,10 @@ class Tie:
                     seconds, count = seconds + gap, count + 1
         return seconds, int(count)
 
-    def to_state(self) -> dict[str, Any]:
-        """The full state for the changelogged table (with the applied set and conversations)."""
-        data = self.to_update()
+    def to_state(self, update: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The full state for the changelogged table (with the applied set and conversations);
+        pass the `to_update()` just made to reuse it."""
+        data = dict(update) if update is not None else self.to_update()
         data["applied"] = list(self.applied)
         data["conversations"] = self.conversations
         data["settled_replies"] = self.settled_replies
@@ -101,6 +102,7 @@ class Tie:
 
     def to_update(self) -> dict[str, Any]:
         """What the graph needs: absolute values, safe to write any number of times."""
+        (owed_by_a, a_since), (owed_by_b, b_since) = self.awaiting("a"), self.awaiting("b")
         return {
             "tenant": self.tenant,
             "a": self.a,
@@ -117,10 +119,10 @@ class Tie:
             "a_name": self.a_name,
             "b_name": self.b_name,
             "replies": {d: list(self.replies(d)) for d in ("ab", "ba")},
-            "awaiting_a": self.awaiting("a")[0],
-            "awaiting_a_at": self.awaiting("a")[1],
-            "awaiting_b": self.awaiting("b")[0],
-            "awaiting_b_at": self.awaiting("b")[1],
+            "awaiting_a": owed_by_a,
+            "awaiting_a_at": a_since,
+            "awaiting_b": owed_by_b,
+            "awaiting_b_at": b_since,
         }
 
     @classmethod

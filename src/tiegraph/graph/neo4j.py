@@ -5,6 +5,7 @@ Driver errors are translated to GraphUnavailable here; nothing above this module
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import secrets
@@ -135,6 +136,18 @@ class GraphStore:
             await self._driver.verify_connectivity()
         except (ServiceUnavailable, DriverError, OSError) as exc:
             raise GraphUnavailable(f"Neo4j unavailable: {exc}") from exc
+
+    async def wait_until_reachable(self, timeout: float = 60.0) -> None:
+        """Ping until Neo4j answers (it opens its port before Bolt is ready); GraphUnavailable after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                await self.ping()
+                return
+            except GraphUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
 
     async def ensure_schema(self) -> None:
         for statement in cypher.SCHEMA:

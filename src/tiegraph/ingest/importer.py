@@ -6,11 +6,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from tiegraph.deployment import connect_graph, ensure_pipeline_topics, topic_names
 from tiegraph.errors import UnknownTenant
-from tiegraph.graph.neo4j import GraphStore
 from tiegraph.ingest.runner import ImportSummary, import_items, iter_paths
 from tiegraph.settings import Settings
-from tiegraph.streams.topics import TopicNames, ensure_topics
 
 
 def _print_progress(summary: ImportSummary) -> None:
@@ -23,21 +22,20 @@ async def run_import(
     settings: Settings, paths: Sequence[Path], *, tenant: str, owner: str = "", show_progress: bool = False
 ) -> ImportSummary:
     """Check the tenant, make sure the topics exist, and produce every message under `paths`."""
-    graph = GraphStore.connect(settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password.get_secret_value())
+    graph = connect_graph(settings)
     try:
         if tenant not in {t.name for t in await graph.tenants()}:
             raise UnknownTenant(f"no tenant {tenant!r}: create it with `tiegraph tenants create {tenant}`")
     finally:
         await graph.close()
-    names = TopicNames(settings.topic_prefix)
-    await ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions, settings.topic_replication)
+    await ensure_pipeline_topics(settings)
     owner_email = owner.strip().lower()
     summary = await import_items(
         iter_paths(paths),
         tenant=tenant,
         owner=owner_email,
         bootstrap=settings.kafka_bootstrap,
-        names=names,
+        names=topic_names(settings),
         progress=_print_progress if show_progress else None,
     )
     if show_progress:

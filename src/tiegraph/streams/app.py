@@ -232,8 +232,9 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             tie = Tie.from_state(state) if state else Tie.for_pair(interaction.tenant, a, b)
             changed = apply_interaction(tie, interaction, tenants.model(interaction.tenant))
             if changed:
-                tie_states[key] = tie.to_state()
-                await tie_updates.send(key=event.key, value=t.encode(tie.to_update()))
+                update = tie.to_update()
+                tie_states[key] = tie.to_state(update)
+                await tie_updates.send(key=event.key, value=t.encode(update))
             yield changed
 
     async def load_tenants() -> None:
@@ -277,7 +278,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         await load_tenants()
 
     watch = StallWatch(settings.stall_seconds)
-    source_topics = [names[n] for n in t.ALL_TOPICS]
+    source_topics = names.all()
 
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def watch_for_stalls() -> None:

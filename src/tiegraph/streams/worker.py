@@ -20,11 +20,10 @@ from types import FrameType
 
 from faust import Worker
 
-from tiegraph.graph.neo4j import GraphStore
+from tiegraph.deployment import connect_graph, prepare
 from tiegraph.settings import Settings
 from tiegraph.streams.app import create_app
 from tiegraph.streams.tenants import TenantDirectory
-from tiegraph.streams.topics import TopicNames, ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -85,22 +84,7 @@ def _wait(child: subprocess.Popen[bytes], stopping: Callable[[], bool]) -> int:
 
 def run_faust_worker(settings: Settings, loglevel: str) -> None:
     """Create topics and schema if needed, then run every agent until stopped (SIGTERM/SIGINT)."""
-    graph = GraphStore.connect(settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password.get_secret_value())
-    asyncio.run(_prepare(settings, graph))
-    # The async driver belongs to the event loop that used it; Faust runs its own loop.
-    graph = GraphStore.connect(settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password.get_secret_value())
-    app = create_app(settings, graph, TenantDirectory())
+    asyncio.run(prepare(settings))
+    # A fresh driver: the async driver belongs to the event loop that used it; Faust runs its own loop.
+    app = create_app(settings, connect_graph(settings), TenantDirectory())
     Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
-
-
-async def _prepare(settings: Settings, graph: GraphStore) -> None:
-    try:
-        await ensure_topics(
-            settings.kafka_bootstrap,
-            TopicNames(settings.topic_prefix),
-            settings.topic_partitions,
-            settings.topic_replication,
-        )
-        await graph.ensure_schema()
-    finally:
-        await graph.close()

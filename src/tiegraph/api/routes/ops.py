@@ -7,9 +7,9 @@ from fastapi.responses import JSONResponse
 
 from tiegraph.api.deps import GraphDep, SettingsDep, TenantDep
 from tiegraph.api.schemas import ErrorBody, Health, Lag, Stats
+from tiegraph.deployment import topic_names
 from tiegraph.errors import GraphUnavailable, StreamUnavailable
 from tiegraph.streams.lag import read_lag, summarize
-from tiegraph.streams.topics import ALL_TOPICS, TopicNames
 
 router = APIRouter(tags=["ops"])
 
@@ -23,8 +23,7 @@ async def get_stats(tenant: TenantDep, graph: GraphDep) -> Stats:
 @router.get("/v1/ops/lag", response_model=Lag, responses={401: {"model": ErrorBody}})
 async def get_lag(_: TenantDep, settings: SettingsDep) -> Lag:
     """Consumer lag of the pipeline's consumer group on every topic and partition."""
-    names = TopicNames(settings.topic_prefix)
-    rows = await read_lag(settings.kafka_bootstrap, settings.app_id, [names[n] for n in ALL_TOPICS])
+    rows = await read_lag(settings.kafka_bootstrap, settings.app_id, topic_names(settings).all())
     return Lag.model_validate(summarize(rows))
 
 
