@@ -64,6 +64,12 @@ class Stack:
         )
 
 
+def test_port(default: int) -> int:
+    """A test port, shifted by TIEGRAPH_TEST_PORT_OFFSET so that several checkouts can run their
+    suites side by side on one machine."""
+    return default + int(os.environ.get("TIEGRAPH_TEST_PORT_OFFSET", "0"))
+
+
 def shared_data(*parts: str) -> Path:
     """A path in ../shared/data, or a skip that says why (a fresh clone has no ../shared)."""
     path = SHARED_DATA.joinpath(*parts)
@@ -77,16 +83,17 @@ def stack() -> Iterator[Stack]:
     home = ROOT / ".tiegraph" / "test"
     shutil.rmtree(home, ignore_errors=True)
     run_id = uuid.uuid4().hex[:8]
+    port = test_port
     env = {
         **os.environ,
         "TIEGRAPH_HOME": str(home),
         "TIEGRAPH_LIB_DIR": str(ROOT / ".tiegraph" / "lib"),
-        "TIEGRAPH_KAFKA_BOOTSTRAP": "127.0.0.1:19092",
-        "TIEGRAPH_KAFKA_CONTROLLER_PORT": "19093",
-        "TIEGRAPH_NEO4J_URI": "bolt://127.0.0.1:17687",
+        "TIEGRAPH_KAFKA_BOOTSTRAP": f"127.0.0.1:{port(19092)}",
+        "TIEGRAPH_KAFKA_CONTROLLER_PORT": str(port(19093)),
+        "TIEGRAPH_NEO4J_URI": f"bolt://127.0.0.1:{port(17687)}",
         "TIEGRAPH_APP_ID": f"tiegraph-test-{run_id}",
-        "TIEGRAPH_WORKER_WEB_PORT": "16066",
-        "TIEGRAPH_API_PORT": "18000",
+        "TIEGRAPH_WORKER_WEB_PORT": str(port(16066)),
+        "TIEGRAPH_API_PORT": str(port(18000)),
         "TIEGRAPH_NEO4J_HEAP_MB": "768",
         "TIEGRAPH_KAFKA_HEAP_MB": "384",
         "TIEGRAPH_STALL_SECONDS": "20",
