@@ -38,6 +38,11 @@ def effective_sender(message: MailMessage, not_people: frozenset[str]) -> Addres
     return sender
 
 
+def person_recipients(message: MailMessage, dropped: frozenset[str]) -> dict[str, tuple[str, Address]]:
+    """The people a message addressed (kind and address each), without the `dropped` addresses."""
+    return {e: v for e, v in _recipient_kinds(message).items() if e not in dropped}
+
+
 def derive_interactions(message: MailMessage, model: TieModel) -> list[Interaction]:
     """The person-to-person contacts a message represents; none for machine or bulk mail."""
     if message.sender is None or is_automated(message) or is_bulk_marketing(message):
@@ -46,8 +51,7 @@ def derive_interactions(message: MailMessage, model: TieModel) -> list[Interacti
     sender = effective_sender(message, not_people)
     if sender is None:
         return []
-    dropped = not_people | {sender.email}
-    recipients = {e: v for e, v in _recipient_kinds(message).items() if e not in dropped}
+    recipients = person_recipients(message, not_people | {sender.email})
     group = len(recipients)
     if group == 0 or group > model.max_recipients:
         return []
