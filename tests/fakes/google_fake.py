@@ -43,6 +43,7 @@ class GoogleFake(FakeServer):
         self.events: dict[str, tuple[int, dict[str, Any]]] = {}  # id -> (change number, event JSON)
         self.change = 0
         self.oldest_sync_change = 0  # sync tokens from before this answer 410
+        self.deleted: dict[str, dict[str, Any]] = {}
         self.access_tokens: set[str] = set()
         self.refresh_tokens = {REFRESH_TOKEN}
         self.delegated_subjects: set[str] = set()  # who a service account may act for
@@ -62,6 +63,11 @@ class GoogleFake(FakeServer):
     def put_event(self, event: dict[str, Any]) -> None:
         self.change += 1
         self.events[event["id"]] = (self.change, event)
+
+    def delete_event(self, event_id: str) -> None:
+        """As Google deletes: listed by id only, while events.get still answers the cancelled resource."""
+        self.deleted[event_id] = {**self.events[event_id][1], "status": "cancelled"}
+        self.put_event({"kind": "calendar#event", "id": event_id, "status": "cancelled"})
 
     def expire_sync_tokens(self) -> None:
         self.oldest_sync_change = self.change + 1
@@ -90,7 +96,7 @@ class GoogleFake(FakeServer):
         if path.startswith("/batch/"):
             return "batch"
         if path.startswith("/calendar/v3/"):
-            return "events"
+            return "events" if path.endswith("/events") else "events.get"
         tail = path.removeprefix("/gmail/v1/users/me/")
         if tail == "messages":
             return "messages.list"
@@ -112,6 +118,7 @@ class GoogleFake(FakeServer):
             "messages.get": self._get,
             "history": self._history,
             "events": self._events,
+            "events.get": self._event,
         }
         return handlers[route](request) if route in handlers else _error(404, "notFound", "Not Found")
 
@@ -208,6 +215,13 @@ class GoogleFake(FakeServer):
         return Response(200, payload, {"Content-Type": f"multipart/mixed; boundary={boundary}"})
 
     # -- Calendar --------------------------------------------------------------------------
+    def _event(self, request: Request) -> Response:
+        event_id = request.path.rsplit("/", 1)[1]
+        if event_id in self.deleted:
+            return Response(200, self.deleted[event_id])
+        found = self.events.get(event_id)
+        return Response(200, found[1]) if found else _error(404, "notFound", "Not Found")
+
     def _events(self, request: Request) -> Response:
         sync_token = request.arg("syncToken")
         since = 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from functools import partial
+from typing import Any
 from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -54,3 +56,74 @@ def decoded(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
 def real_messages(folder: Path) -> list[tuple[bytes, list[tuple[str, str]]]]:
     """(raw header block, header pairs) of every message in a folder of mbox files."""
     return [(i.header, header_pairs(i.header)) for i in iter_path(folder) if i.header and i.kind == "mail"]
+
+
+def google_event(
+    event_id: str,
+    *,
+    start: str,
+    end: str,
+    attendees: dict[str, str],
+    zone: str = "Europe/Zurich",
+    **extra: object,
+) -> dict[str, object]:
+    """A Google Calendar event resource as events.list returns it (attendee email -> responseStatus)."""
+    return {
+        "kind": "calendar#event",
+        "id": event_id,
+        "iCalUID": f"{event_id}@google.com",
+        "status": "confirmed",
+        "sequence": 0,
+        "start": {"dateTime": start, "timeZone": zone},
+        "end": {"dateTime": end, "timeZone": zone},
+        "organizer": {"email": "owner@example.org", "displayName": "Owner", "self": True},
+        "attendees": [{"email": email, "responseStatus": status} for email, status in attendees.items()],
+        **extra,
+    }
+
+
+def _google_time(component: Any, name: str) -> dict[str, str]:
+    value = component.decoded(name)
+    if not hasattr(value, "hour"):
+        return {"date": value.isoformat()}
+    zone = getattr(value.tzinfo, "key", None)  # a named zone, as Google gives recurring events
+    return {"dateTime": value.isoformat(), **({"timeZone": zone} if zone else {})}
+
+
+_STATUS = {"ACCEPTED": "accepted", "DECLINED": "declined", "TENTATIVE": "tentative"}
+
+
+def google_events_from_ics(path: Path) -> list[dict[str, object]]:
+    """Real invitations (.ics) as the Calendar API would list them: one resource per VEVENT."""
+    import icalendar
+
+    found: list[dict[str, object]] = []
+    for n, component in enumerate(icalendar.Calendar.from_ical(path.read_bytes()).walk("VEVENT")):
+        when = partial(_google_time, component)
+
+        attendees = component.get("ATTENDEE") or []
+        event: dict[str, object] = {
+            "id": f"{path.stem}-{n}",
+            "iCalUID": str(component["UID"]),
+            "status": str(component.get("STATUS", "CONFIRMED")).lower(),
+            "sequence": int(component.get("SEQUENCE", 0)),
+            "start": when("DTSTART"),
+            "end": when("DTEND") if component.get("DTEND") else when("DTSTART"),
+            "attendees": [
+                {
+                    "email": str(a).split(":", 1)[1],
+                    "responseStatus": _STATUS.get(str(a.params.get("PARTSTAT")), "needsAction"),
+                }
+                for a in (attendees if isinstance(attendees, list) else [attendees])
+            ],
+        }
+        if component.get("ORGANIZER"):
+            event["organizer"] = {"email": str(component["ORGANIZER"]).split(":", 1)[1]}
+        if component.get("RRULE"):
+            event["recurrence"] = ["RRULE:" + component["RRULE"].to_ical().decode()]
+        if component.get("RECURRENCE-ID"):
+            event["recurringEventId"] = "series-" + str(component["UID"])
+            original = component.decoded("RECURRENCE-ID")
+            event["originalStartTime"] = {"dateTime": original.isoformat()}
+        found.append(event)
+    return found

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from email.header import Header
+from zoneinfo import ZoneInfo
 
 import icalendar
 
@@ -70,15 +71,22 @@ def _address_property(email: str, name: str, params: dict[str, str]) -> icalenda
     return prop
 
 
+def _writable(value: datetime | date) -> datetime | date:
+    """Named zones are written as TZID; a bare UTC offset has no iCalendar name, so it goes as UTC."""
+    if isinstance(value, datetime) and value.tzinfo is not None and not isinstance(value.tzinfo, ZoneInfo):
+        return value.astimezone(UTC)
+    return value
+
+
 def calendar_from_fields(fields: EventFields) -> bytes:
     """An iCalendar file with one VEVENT carrying `fields` (series rules copied as they came)."""
     event = icalendar.Event()
     event.add("UID", fields.uid)
-    event.add("DTSTART", fields.start)
+    event.add("DTSTART", _writable(fields.start))
     if fields.end is not None:
-        event.add("DTEND", fields.end)
+        event.add("DTEND", _writable(fields.end))
     if fields.recurrence_id is not None:
-        event.add("RECURRENCE-ID", fields.recurrence_id)
+        event.add("RECURRENCE-ID", _writable(fields.recurrence_id))
     event.add("STATUS", fields.status.upper())
     event.add("SEQUENCE", fields.sequence)
     if fields.organizer is not None:
