@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from functools import partial
-from typing import Any
 from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
 from email.policy import compat32
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from tiegraph.ingest.files import iter_path
 
