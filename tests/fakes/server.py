@@ -123,7 +123,7 @@ class FakeServer:
                 return None
 
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
         try:
             yield self
