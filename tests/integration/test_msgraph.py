@@ -144,6 +144,12 @@ async def test_a_wrong_client_secret_is_an_auth_error_saying_what_to_fix(fake: G
         await drain(connect(fake, {"client_secret": "wrong"}), {})
 
 
+def test_a_secret_without_credentials_is_refused_before_any_request() -> None:
+    config = {"owner": OWNER, "tenant": "acme", "client_id": CLIENT_ID, "directory_tenant": DIRECTORY}
+    with pytest.raises(ConnectorAuthError, match=r"needs 'client_secret'.*or 'token'"):
+        msgraph.from_config(config, {"token": {"access_token": "x"}})
+
+
 async def test_delegated_refresh_token_is_used_and_a_revoked_one_says_reconnect(fake: GraphFake) -> None:
     fill(fake, inbox=3)
     batches = await drain(connect(fake, {"token": {"refresh_token": "fake-graph-refresh"}}), {})

@@ -37,7 +37,7 @@ from tiegraph.ingest.base import (
 from tiegraph.ingest.header_fields import EventFields, events_from_fields, message_from_headers
 from tiegraph.ingest.headers import MalformedMessage
 from tiegraph.ingest.ics import MalformedCalendar
-from tiegraph.ingest.msgraph_auth import DEFAULT_AUTHORITY, GraphTokens, retry_after_of
+from tiegraph.ingest.msgraph_auth import DEFAULT_AUTHORITY, GraphTokens, check_secret, retry_after_of
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +243,7 @@ def from_config(config: dict[str, Any], secret: dict[str, Any]) -> Connector:
     """A Graph connector from config {"owner", "tenant", "client_id", "directory_tenant", "api_endpoint"?,
     "authority"?} and secret {"client_secret"} or {"token"}."""
     owner = str(config["owner"])
+    check_secret(secret, owner=owner)  # before a client exists that would need closing
     http = httpx.AsyncClient(timeout=60.0)
     tokens = GraphTokens(
         http,

@@ -20,6 +20,16 @@ DELEGATED_SCOPE = "https://graph.microsoft.com/Mail.ReadBasic https://graph.micr
 _EARLY = 120.0  # renew this long before expiry, so a token never lapses mid-request
 
 
+def check_secret(secret: dict[str, Any], *, owner: str) -> None:
+    """Refuse, in words, a secret that holds neither an app secret nor a refresh token."""
+    token = secret.get("token")
+    if not secret.get("client_secret") and not (isinstance(token, dict) and token.get("refresh_token")):
+        raise ConnectorAuthError(
+            f"no Microsoft credentials for {owner}: the secret needs 'client_secret' (application permissions) "
+            "or 'token' with a refresh_token; reconnect the mailbox with `tiegraph mailboxes add`"
+        )
+
+
 class GraphTokens:
     """Holds the current access token for one mailbox and renews it when asked or about to expire."""
 
@@ -36,14 +46,10 @@ class GraphTokens:
         self._http, self._owner, self._client_id = http, owner, client_id
         self._url = f"{authority.rstrip('/')}/{directory_tenant}/oauth2/v2.0/token"
         self._directory = directory_tenant
+        check_secret(secret, owner=owner)
         self._client_secret = secret.get("client_secret")
         token = secret.get("token") or {}
         self._refresh_token: str | None = token.get("refresh_token")
-        if not self._client_secret and not self._refresh_token:
-            raise ConnectorAuthError(
-                f"no Microsoft credentials for {owner}: the secret needs 'client_secret' (application permissions) "
-                "or 'token' with a refresh_token; reconnect the mailbox with `tiegraph mailboxes add`"
-            )
         self._access = str(token.get("access_token") or "")
         self._expires_at = float(token.get("expires_at") or 0.0)
 
