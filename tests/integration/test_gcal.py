@@ -172,3 +172,13 @@ async def test_real_invitations_give_the_same_meeting_keys_as_the_file_import(fa
     batches = await drain(connect(fake), {})
     ours = {(e.key, e.start, e.status) for b in batches for e in b.events}
     assert len(expected) > 12 and ours == expected
+
+
+async def test_an_all_day_event_spans_its_dates(fake: GoogleFake) -> None:
+    event = {**meetings(1)[0], "start": {"date": "2026-06-01"}, "end": {"date": "2026-06-03"}}
+    fake.put_event(event)
+    [found] = [e for b in await drain(connect(fake), {}) for e in b.events]
+    assert (found.start, found.end - found.start) == (
+        datetime(2026, 6, 1, tzinfo=ZoneInfo("UTC")).timestamp(),
+        2 * 86400,
+    )

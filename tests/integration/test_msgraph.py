@@ -168,3 +168,17 @@ async def test_missing_permission_is_an_auth_error_and_bad_items_are_rejects(fak
     fake.fail("messages", 403, body={"error": {"code": "ErrorAccessDenied", "message": "Access is denied."}})
     with pytest.raises(ConnectorAuthError, match=r"Mail\.ReadBasic\.All"):
         await drain(connect(fake), {})
+
+
+async def test_series_occurrences_keep_their_original_start_and_a_cancelled_one_is_cancelled(fake: GraphFake) -> None:
+    for day, cancelled in ((1, False), (8, True)):
+        start = f"2026-06-{day:02d}T09:00:00.0000000"
+        occurrence = graph_event(day, type="occurrence", seriesMasterId="AAMkSeries", isCancelled=cancelled)
+        fake.put(
+            "events", {**occurrence, "originalStart": f"2026-06-{day:02d}T09:00:00Z", "start": {"dateTime": start}}
+        )
+    events = [e for b in await drain(connect(fake), {}) for e in b.events]
+    assert [(e.recurrence_id, e.cancelled) for e in events] == [
+        ("2026-06-01T09:00:00+00:00", False),
+        ("2026-06-08T09:00:00+00:00", True),
+    ]

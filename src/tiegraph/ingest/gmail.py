@@ -113,7 +113,10 @@ class GmailConnector:
             batch = await self._read(list(dict.fromkeys(ids)))
             page_token = page.get("nextPageToken")
             # Mid-way, the last history record read is where a later run picks up again.
-            reached = str(records[-1]["id"]) if page_token and records else str(page.get("historyId", start))
+            if page_token:
+                reached = str(records[-1]["id"]) if records else start
+            else:
+                reached = str(page.get("historyId", start))
             batch.cursor = {"history_id": reached}
             yield batch
             if not page_token:
