@@ -136,6 +136,12 @@ async def test_revoked_refresh_token_is_an_auth_error_a_person_can_act_on(fake: 
         await drain(connect(fake), {})
 
 
+async def test_a_missing_scope_is_an_auth_error_not_a_retry(fake: GoogleFake) -> None:
+    fake.fail("profile", 403, body={"error": {"code": 403, "errors": [{"reason": "insufficientPermissions"}]}})
+    with pytest.raises(ConnectorAuthError, match=f"denied Gmail access for {OWNER} \\(insufficientPermissions\\)"):
+        await drain(connect(fake), {})
+
+
 async def test_malformed_secret_is_an_auth_error() -> None:
     with pytest.raises(ConnectorAuthError, match="not usable"):
         gmail.from_config({"owner": OWNER, "tenant": "acme"}, {"authorized_user": {"client_id": "x"}})
