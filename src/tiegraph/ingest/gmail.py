@@ -191,7 +191,7 @@ def from_config(config: dict[str, Any], secret: dict[str, Any]) -> Connector:
     owner, endpoint = str(config["owner"]), config.get("api_endpoint")
     creds = google_api.load_credentials(secret, owner=owner, scopes=[SCOPE])
     client = google_api.build_client("gmail", "v1", creds=creds, api_endpoint=endpoint)
-    batch_uri = endpoint.rstrip("/") + "/batch/gmail/v1" if endpoint else None  # batches ignore api_endpoint
+    batch_uri = endpoint.rstrip("/") + "/batch" if endpoint else None  # batches ignore api_endpoint
     return GmailConnector(
         client, owner=owner, tenant=str(config["tenant"]), batch_uri=batch_uri, via=google_api.describe(secret)
     )
