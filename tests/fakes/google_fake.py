@@ -93,7 +93,7 @@ class GoogleFake(FakeServer):
         path = request.path
         if path == "/token":
             return "token"
-        if path.startswith("/batch/"):
+        if path == "/batch" or path.startswith("/batch/"):
             return "batch"
         if path.startswith("/calendar/v3/"):
             return "events" if path.endswith("/events") else "events.get"
