@@ -150,6 +150,8 @@ class GoogleFake(FakeServer):
 
     def _list(self, request: Request) -> Response:
         newest_first = sorted(self.messages.values(), key=lambda m: m.history_id, reverse=True)
+        if not (request.arg("pageToken") or "0").isdigit():
+            return _error(400, "invalidArgument", "Invalid pageToken")
         size, offset = int(request.arg("maxResults", "100") or 100), int(request.arg("pageToken", "0") or 0)
         page = newest_first[offset : offset + size]
         body: dict[str, Any] = {"messages": [{"id": m.id, "threadId": m.id} for m in page]}

@@ -74,6 +74,13 @@ async def test_backfill_resumes_from_its_page_token_and_catches_mail_that_arrive
     assert changes[-1].cursor == {"history_id": str(late.history_id)}
 
 
+async def test_a_page_token_google_no_longer_accepts_restarts_the_backfill(fake: GoogleFake) -> None:
+    fill(fake, 30)
+    batches = await drain(connect(fake), {"backfill_history_id": "1010", "page_token": "stale-token"})
+    assert len(set(keys(batches))) == 30
+    assert batches[-1].cursor == {"history_id": "1010"}  # mail after 1010 is read again by history: harmless
+
+
 async def test_history_pages_move_the_cursor_record_by_record(fake: GoogleFake) -> None:
     fill(fake, 3)
     cursor = (await drain(connect(fake), {}))[-1].cursor
