@@ -4,7 +4,8 @@
 
 Delivery is at-least-once; effects are exactly-once because every stage is idempotent: `derive`
 drops copies it has seen, `aggregate` skips interactions a tie already holds (by id), and the
-graph writer sets absolute values keyed by pair.
+graph writer sets absolute values keyed by pair. Every stage works in batches, and a batch's
+outputs are in Kafka (or Neo4j) before its source offsets can be committed (streams/delivery.py).
 """
 
 from __future__ import annotations
