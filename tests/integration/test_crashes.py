@@ -12,9 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
-from tests.stack import Stack, test_port
+from tests.stack import Stack
+from tests.stack import test_port as shifted_port
+from tiegraph.deployment import topic_names
 from tiegraph.graph.neo4j import GraphStore
+from tiegraph.ingest.headers import parse_message
+from tiegraph.services.local import LocalServices
+from tiegraph.streams import topics as t
 from tiegraph.streams.lag import wait_for_stable_group
 from tiegraph.synth.organization import Organization, generate_mail, generate_organization, write_mbox
 
@@ -127,7 +133,7 @@ async def test_sigkills_mid_stream_leave_the_same_graph_as_a_clean_run(
 
 
 def _spawn_second_worker(stack: Stack) -> subprocess.Popen[bytes]:
-    env = {**stack.env, "TIEGRAPH_WORKER_WEB_PORT": str(test_port(16067))}
+    env = {**stack.env, "TIEGRAPH_WORKER_WEB_PORT": str(shifted_port(16067))}
     return subprocess.Popen(
         [sys.executable, "-m", "tiegraph", "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -158,3 +164,41 @@ async def test_a_second_worker_joining_and_leaving_mid_stream_loses_and_doubles_
     await stack.wait_caught_up(timeout=240)
 
     _assert_same_graph(await _graph_of(graph, "joined"), clean)
+
+
+async def _produce(stack: Stack, tenant: str, mails: list[bytes]) -> None:
+    """What `tiegraph import` produces, straight to Kafka (the import itself checks the tenant in
+    Neo4j, which this test stops)."""
+    producer = AIOKafkaProducer(bootstrap_servers=stack.settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        topic = topic_names(stack.settings)[t.MAIL_MESSAGES]
+        for raw in mails:
+            message = parse_message(raw, tenant=tenant)
+            key = t.message_key(tenant, message.dedupe_key)
+            await producer.send(topic, value=t.encode(message.to_dict()), key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def test_neo4j_down_mid_stream_pauses_the_writer_and_loses_nothing(stack: Stack, graph: GraphStore) -> None:
+    org = generate_organization(people=40, seed=13)
+    mails = list(generate_mail(org, messages=1500, seed=13))
+    stack.create_tenant("down-clean", org.home_domain)
+    await _produce(stack, "down-clean", mails)
+    await stack.wait_caught_up()
+    clean = await _graph_of(graph, "down-clean")
+
+    stack.create_tenant("neo4j-down", org.home_domain)
+    services = LocalServices(stack.settings)
+    services.stop("neo4j")
+    try:
+        await _produce(stack, "neo4j-down", mails)
+        with pytest.raises(TimeoutError):  # the writer waits: what it could not write is not committed
+            await stack.wait_caught_up(timeout=15)
+    finally:
+        services.start_neo4j()
+    await stack.wait_caught_up(timeout=240)
+
+    _assert_same_graph(await _graph_of(graph, "neo4j-down"), clean)

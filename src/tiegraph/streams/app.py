@@ -164,24 +164,36 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             key = t.pair_key(interaction.tenant, interaction.a, interaction.b)
             await send(delivery, interactions, key, interaction.to_dict())
 
+    # Each stage records its state (seen messages, meetings, ties) only after the batch's outputs
+    # are in Kafka: a crash in between makes the replay produce them again (downstream is
+    # idempotent), where recording first would make the replay skip outputs that were never sent.
+
     @app.agent(mail_messages)
     async def derive(stream: StreamT[bytes]) -> AsyncIterator[int]:
         """New messages -> interactions; copies already seen are dropped."""
         async for batch in stream_batches(stream):
-            delivery, counts, derived = BatchDelivery(app, failures), BatchCounts(app.consumer_generation_id), 0
+            delivery, derived = BatchDelivery(app, failures), 0
+            new: dict[str, EventT[bytes]] = {}
+            noted: list[tuple[EventT[bytes], str, str]] = []  # (event, tenant, dedupe key)
             for event in batch:
                 message = await decoded(delivery, event, MailMessage.from_dict, "derive")
                 if message is None:
                     continue
                 dedupe = f"{message.tenant}|{message.dedupe_key}"
-                new_key = not seen_messages[dedupe]
-                if new_key:
-                    make_current(event)
-                    seen_messages[dedupe] = event.message.partition + 1
+                noted.append((event, message.tenant, dedupe))
+                if dedupe not in new and not seen_messages[dedupe]:
+                    new[dedupe] = event
                     found = derive_interactions(message, tenants.model(message.tenant))
                     await send_interactions(delivery, found)
                     derived += len(found)
-                counts.note(event.message.partition, message.tenant, "messages", message_counts, new_key)
+            await delivery.settle()
+            counts = BatchCounts(app.consumer_generation_id)
+            for event, tenant, dedupe in noted:
+                is_new = new.get(dedupe) is event
+                if is_new:
+                    make_current(event)
+                    seen_messages[dedupe] = event.message.partition + 1
+                counts.note(event.message.partition, tenant, "messages", message_counts, is_new)
             await send_counts(delivery, counts)
             await delivery.settle()  # before the batch is acked (when the next one is asked for)
             yield derived
@@ -190,20 +202,28 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     async def meet(stream: StreamT[bytes]) -> AsyncIterator[int]:
         """Meeting occurrences -> meeting interactions; updates and cancellations replace."""
         async for batch in stream_batches(stream):
-            delivery, counts, derived = BatchDelivery(app, failures), BatchCounts(app.consumer_generation_id), 0
+            delivery, derived = BatchDelivery(app, failures), 0
+            planned: dict[str, tuple[EventT[bytes], dict[str, Any]]] = {}
+            noted: list[tuple[EventT[bytes], str, bool]] = []  # (event, tenant, new meeting)
             for event in batch:
                 meeting = await decoded(delivery, event, CalendarEvent.from_dict, "meet")
                 if meeting is None:
                     continue
                 key = f"{meeting.tenant}|{meeting.key}"
-                previous = meeting_states.get(key)
+                previous = planned[key][1] if key in planned else meeting_states.get(key)
                 state, found = plan_meeting(previous, meeting, tenants.model(meeting.tenant))
                 if state is not None:
-                    make_current(event)
-                    meeting_states[key] = {**state, "partition": event.message.partition}
-                counts.note(event.message.partition, meeting.tenant, "meetings", meeting_counts, previous is None)
+                    planned[key] = (event, {**state, "partition": event.message.partition})
+                noted.append((event, meeting.tenant, previous is None))
                 await send_interactions(delivery, found)
                 derived += len(found)
+            await delivery.settle()
+            for key, (event, state) in planned.items():
+                make_current(event)
+                meeting_states[key] = state
+            counts = BatchCounts(app.consumer_generation_id)
+            for event, tenant, is_new in noted:
+                counts.note(event.message.partition, tenant, "meetings", meeting_counts, is_new)
             await send_counts(delivery, counts)
             await delivery.settle()
             yield derived
@@ -226,12 +246,18 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                     event_of[key] = event
             loaded = ties.for_batch((key for key, _ in keyed), app.consumer_generation_id)
             changed = apply_interactions(loaded, keyed, tenants.model)
-            for key in changed:
-                update = loaded[key].to_update()
-                make_current(event_of[key])
-                tie_states[key] = loaded[key].to_state(update)
-                await send(delivery, tie_updates, key.encode(), update)
-            await delivery.settle()
+            updates = {key: loaded[key].to_update() for key in changed}
+            try:
+                for key, update in updates.items():
+                    await send(delivery, tie_updates, key.encode(), update)
+                await delivery.settle()
+                for key, update in updates.items():
+                    make_current(event_of[key])
+                    tie_states[key] = loaded[key].to_state(update)
+                await delivery.settle()
+            except BaseException:
+                ties.forget()  # the cache may be ahead of what reached Kafka: re-read the table
+                raise
             yield len(changed)
 
     async def load_tenants() -> None:

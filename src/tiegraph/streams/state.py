@@ -76,3 +76,7 @@ class TieCache:
                 if state:
                     self._ties[key] = Tie.from_state(state)
         return self._ties
+
+    def forget(self) -> None:
+        """Drop every cached tie (they are read from the table again when next needed)."""
+        self._ties.clear()
