@@ -97,6 +97,7 @@ def stack() -> Iterator[Stack]:
         "TIEGRAPH_NEO4J_HEAP_MB": "768",
         "TIEGRAPH_KAFKA_HEAP_MB": "384",
         "TIEGRAPH_STALL_SECONDS": "20",
+        "TIEGRAPH_KAFKA_SESSION_TIMEOUT_S": "8",
     }
     saved = {k: os.environ.get(k) for k in env if k.startswith("TIEGRAPH_")}
     os.environ.update({k: v for k, v in env.items() if k.startswith("TIEGRAPH_")})

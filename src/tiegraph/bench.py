@@ -5,8 +5,10 @@ On the local services it generates a corpus with the synthetic organisation gene
   2. pipeline throughput: a real `tiegraph worker` (own consumer group and topic prefix) takes the
      corpus from mail.messages.v1 to a settled graph (lag 0);
   3. neo4j_write_limit: the final tie states are written again with the same batched UNWIND statement;
-  4. worker peak RSS (VmHWM).
-Freshness and query latency are not measured yet (see the README).
+  4. worker peak RSS (VmHWM of the Faust worker process);
+  5. the same pipeline run with two workers in one consumer group;
+  6. freshness at a steady live rate of 1,000 msgs/s (bench_freshness.py).
+Query latency comes from bench_queries.py (merged separately).
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from tiegraph.bench_freshness import measure_freshness
 from tiegraph.deployment import connect_graph
 from tiegraph.graph.neo4j import tie_row
 from tiegraph.ingest.headers import parse_message
@@ -33,10 +37,10 @@ from tiegraph.streams.lag import wait_for_stable_group, wait_for_zero_lag
 from tiegraph.synth.organization import generate_mail, generate_organization
 
 
-def _corpus(messages: int, people: int, tenant: str) -> list[tuple[bytes, bytes]]:
-    org = generate_organization(people=people, seed=42)
+def _corpus(messages: int, people: int, tenant: str, seed: int = 42) -> list[tuple[bytes, bytes]]:
+    org = generate_organization(people=people, seed=seed)
     records = []
-    for raw in generate_mail(org, messages=messages, seed=42):
+    for raw in generate_mail(org, messages=messages, seed=seed):
         message = parse_message(raw, tenant=tenant)
         records.append((t.message_key(tenant, message.dedupe_key), t.encode(message.to_dict())))
     return records
@@ -111,43 +115,94 @@ async def _write_limit(settings: Settings, ties: list[dict[str, Any]], tenant: s
         await graph.close()
 
 
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def _peak_rss_mb(supervisor: int) -> float:
+    """Peak RSS (VmHWM) of the Faust worker process the `tiegraph worker` supervisor runs."""
+    peak = 0.0
+    for child in Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split():
+        for line in Path(f"/proc/{child}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peak = max(peak, int(line.split()[1]) / 1024)
+    return peak
 
 
-async def run_bench(settings: Settings, messages: int = 50_000, people: int = 3_000) -> dict[str, Any]:
+def _spawn_workers(settings: Settings, count: int, prefix: str, app_id: str) -> list[subprocess.Popen[bytes]]:
+    workers = []
+    for i in range(count):
+        env = {
+            **os.environ,
+            "TIEGRAPH_TOPIC_PREFIX": prefix,
+            "TIEGRAPH_APP_ID": app_id,
+            "TIEGRAPH_WORKER_WEB_PORT": str(settings.worker_web_port + 100 + i),
+        }
+        argv = [sys.executable, "-m", "tiegraph", "worker"]
+        workers.append(subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return workers
+
+
+def _stop(workers: list[subprocess.Popen[bytes]]) -> None:
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.wait(timeout=90)
+
+
+@dataclass
+class PipelineRun:
+    names: t.TopicNames
+    produce_s: float
+    pipeline_s: float
+    rss_mb: float
+
+
+async def _run_pipeline(settings: Settings, corpus: list[tuple[bytes, bytes]], workers: int) -> PipelineRun:
+    """Time `workers` fresh workers (own topics and group) from the first produce to lag 0."""
     run = uuid.uuid4().hex[:8]
-    prefix, tenant, app_id = f"bench-{run}.", f"bench-{run}", f"tiegraph-bench-{run}"
-    names = t.TopicNames(prefix)
+    names, app_id = t.TopicNames(f"bench-{run}."), f"tiegraph-bench-{run}"
     await t.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions, settings.topic_replication)
-    corpus = _corpus(messages, people, tenant)
-    env = {
-        **os.environ,
-        "TIEGRAPH_TOPIC_PREFIX": prefix,
-        "TIEGRAPH_APP_ID": app_id,
-        "TIEGRAPH_WORKER_WEB_PORT": str(settings.worker_web_port + 100),
-    }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "tiegraph", "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    processes = _spawn_workers(settings, workers, names.prefix, app_id)
     try:
-        # The worker has joined once its group can be read; an empty topic lags 0 from then on.
+        # The workers have joined once the group is stable; an empty topic lags 0 from then on.
         await wait_for_stable_group(settings.kafka_bootstrap, app_id)
         started = time.perf_counter()
         produce_s = await _produce(settings.kafka_bootstrap, names[t.MAIL_MESSAGES], corpus)
         await wait_for_zero_lag(settings.kafka_bootstrap, app_id, names.all(), timeout=1800, settle=1)
         pipeline_s = time.perf_counter() - started
-        rss = _peak_rss_mb(worker.pid)
+        rss = max(_peak_rss_mb(p.pid) for p in processes)
     finally:
-        worker.terminate()
-        worker.wait(timeout=60)
-    consume_limit = await _consume_limit(settings.kafka_bootstrap, names[t.MAIL_MESSAGES], len(corpus))
-    ties, emitted = await _latest_ties(settings.kafka_bootstrap, names[t.TIE_UPDATES])
+        _stop(processes)
+    return PipelineRun(names, produce_s, pipeline_s, rss)
+
+
+async def _freshness(settings: Settings, people: int, rate: float, seconds: float) -> dict[str, Any]:
+    """Freshness at a steady live `rate` through one fresh worker (see bench_freshness.py)."""
+    run = uuid.uuid4().hex[:8]
+    names, app_id, tenant = t.TopicNames(f"bench-{run}."), f"tiegraph-bench-{run}", f"bench-{run}"
+    await t.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions, settings.topic_replication)
+    background = _corpus(int(rate * seconds), people, tenant, seed=7)
+    processes = _spawn_workers(settings, 1, names.prefix, app_id)
+    graph = connect_graph(settings)
+    try:
+        await wait_for_stable_group(settings.kafka_bootstrap, app_id)
+        return await measure_freshness(
+            settings.kafka_bootstrap, graph, names[t.MAIL_MESSAGES], background, tenant, run, rate
+        )
+    finally:
+        await graph.close()
+        _stop(processes)
+
+
+async def run_bench(
+    settings: Settings, messages: int = 50_000, people: int = 3_000, freshness_seconds: float = 20.0
+) -> dict[str, Any]:
+    tenant = f"bench-{uuid.uuid4().hex[:8]}"
+    corpus = _corpus(messages, people, tenant)
+    single = await _run_pipeline(settings, corpus, workers=1)
+    double = await _run_pipeline(settings, corpus, workers=2)
+    consume_limit = await _consume_limit(settings.kafka_bootstrap, single.names[t.MAIL_MESSAGES], len(corpus))
+    ties, emitted = await _latest_ties(settings.kafka_bootstrap, single.names[t.TIE_UPDATES])
     write_limit = await _write_limit(settings, ties, f"{tenant}-limit", settings.graph_batch_size)
-    throughput = len(corpus) / pipeline_s
+    freshness = await _freshness(settings, min(people, 1_000), rate=1000.0, seconds=freshness_seconds)
+    throughput = len(corpus) / single.pipeline_s
     # The writer's ceiling in messages: tie writes per second over tie updates per message.
     write_limit_msgs = write_limit * len(corpus) / max(emitted, 1)
     return {
@@ -155,16 +210,17 @@ async def run_bench(settings: Settings, messages: int = 50_000, people: int = 3_
         "people": people,
         "ties": len(ties),
         "tie_updates": emitted,
-        "produce_s": round(produce_s, 2),
-        "pipeline_s": round(pipeline_s, 2),
+        "produce_s": round(single.produce_s, 2),
+        "pipeline_s": round(single.pipeline_s, 2),
         "throughput_msgs_per_s": round(throughput, 1),
+        "throughput_2_workers_msgs_per_s": round(len(corpus) / double.pipeline_s, 1),
         "kafka_consume_limit_msgs_per_s": round(consume_limit, 1),
         "neo4j_write_limit_ties_per_s": round(write_limit, 1),
         "neo4j_write_limit_msgs_per_s": round(write_limit_msgs, 1),
         "pipeline_vs_limit": round(throughput / min(consume_limit, write_limit_msgs), 3),
-        "worker_rss_mb": round(rss, 1),
-        "freshness_p50_ms": None,
-        "freshness_p99_ms": None,
+        "worker_rss_mb": round(single.rss_mb, 1),
+        **freshness,
+        # Query latency: the integrator fills these from src/tiegraph/bench_queries.py (another branch).
         "contacts_p99_ms": None,
         "who_knows_p99_ms": None,
         "paths_p99_ms": None,
@@ -186,7 +242,13 @@ def print_table(result: dict[str, Any]) -> None:
         ),
         ("pipeline vs lower limit", f"{result['pipeline_vs_limit']:.1%} (goal >= 50%)"),
         ("worker peak RSS", f"{result['worker_rss_mb']} MB (goal <= 1024)"),
-        ("freshness, query latency", "not measured yet"),
+        ("pipeline throughput, 2 workers", f"{result['throughput_2_workers_msgs_per_s']} msgs/s"),
+        (
+            "freshness at 1,000 msgs/s",
+            f"p50 {result['freshness_p50_ms']} ms, p99 {result['freshness_p99_ms']} ms "
+            f"({result['freshness_probes']} probes, {result['freshness_probes_not_seen']} not seen)",
+        ),
+        ("query latency", "see bench_queries (integrator)"),
     ]
     width = max(len(r[0]) for r in rows)
     for name, value in rows:

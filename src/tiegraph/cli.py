@@ -266,13 +266,16 @@ def stats(tenant: Annotated[str, typer.Option()], as_json: Annotated[bool, typer
 def bench(
     messages: Annotated[int, typer.Option(help="messages in the generated corpus")] = 50_000,
     people: Annotated[int, typer.Option(help="people in the generated organisation")] = 3_000,
+    freshness_seconds: Annotated[float, typer.Option(help="how long to produce at 1,000 msgs/s")] = 20.0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Measure pipeline throughput against raw Kafka and Neo4j limits on the local services."""
     from tiegraph.bench import print_table, run_bench
 
     try:
-        result = asyncio.run(run_bench(Settings(), messages=messages, people=people))
+        result = asyncio.run(
+            run_bench(Settings(), messages=messages, people=people, freshness_seconds=freshness_seconds)
+        )
     except TiegraphError as exc:
         raise _fail(str(exc)) from exc
     print_table(result)

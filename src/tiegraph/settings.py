@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     commit_interval_s: float = 1.0
     graph_batch_size: int = 2000
     graph_batch_seconds: float = 0.2
+    # derive/meet/aggregate take up to this many records per batch; a batch's outputs are in Kafka
+    # before its offsets can be committed (streams/delivery.py)
+    stream_batch_size: int = 1000
+    stream_batch_seconds: float = 0.05
+    # A SIGKILLed worker's partitions wait this long before the group gives them to others.
+    kafka_session_timeout_s: float = 30.0
     stall_seconds: float = 90.0  # a partition with lag and no commit for this long restarts the worker
 
     api_host: str = "127.0.0.1"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tiegraph.core.model import DAY, TieModel
 from tiegraph.core.records import Interaction
-from tiegraph.core.ties import Tie, apply_interaction, score_tie
+from tiegraph.core.ties import Tie, apply_interaction, apply_interactions, score_tie
 
 MODEL = TieModel()
 T0 = 1_700_000_000.0
@@ -146,3 +146,16 @@ def test_model_overrides_merge_kind_weights_and_refuse_nonsense() -> None:
     ):
         with pytest.raises(ValueError):
             TieModel().with_overrides(bad)
+
+
+def test_a_batch_changes_each_tie_once_and_matches_one_by_one_application() -> None:
+    batch = [
+        ("t|ann|bob", contact("ann", "bob", T0, "m1")),
+        ("t|ann|cat", contact("cat", "ann", T0 + 60, "m2")),
+        ("t|ann|bob", contact("bob", "ann", T0 + 120, "m3", kind="reply")),
+        ("t|ann|bob", contact("ann", "bob", T0, "m1")),  # a replay inside the batch
+    ]
+    ties: dict[str, Tie] = {}
+    assert apply_interactions(ties, batch, lambda tenant: MODEL) == ["t|ann|bob", "t|ann|cat"]
+    assert ties["t|ann|bob"].to_state() == tie_of([batch[0][1], batch[2][1]]).to_state()
+    assert apply_interactions(ties, batch, lambda tenant: MODEL) == []  # all applied before

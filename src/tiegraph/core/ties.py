@@ -11,7 +11,7 @@ import bisect
 import hashlib
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,6 +188,24 @@ def apply_interaction(tie: Tie, interaction: Interaction, model: TieModel) -> bo
             else:
                 tie.b_name = name
     return True
+
+
+def apply_interactions(
+    ties: MutableMapping[str, Tie],
+    interactions: Iterable[tuple[str, Interaction]],
+    model: Callable[[str], TieModel],
+) -> list[str]:
+    """Apply a batch of (pair key, interaction) to `ties` (missing pairs are created); the keys of
+    the ties that changed, in first-change order. One state write and one update per changed tie
+    per batch, however many of its interactions the batch holds."""
+    changed: dict[str, None] = {}
+    for key, interaction in interactions:
+        tie = ties.get(key)
+        if tie is None:
+            tie = ties[key] = Tie.for_pair(interaction.tenant, *interaction.pair)
+        if apply_interaction(tie, interaction, model(interaction.tenant)):
+            changed[key] = None
+    return list(changed)
 
 
 def _answers(turns: list[list[Any]]) -> Iterator[tuple[str, float]]:

@@ -105,3 +105,9 @@ CALL () { MATCH (o:Organization {tenant: $tenant}) RETURN count(o) AS organizati
 CALL () { MATCH ()-[k:KNOWS {tenant: $tenant}]->() RETURN count(k) AS ties }
 RETURN messages, meetings, dead_letters, people, organizations, ties
 """
+
+TENANT_TIES = """
+MATCH (a:Person)-[k:KNOWS {tenant: $tenant}]->(b:Person)
+RETURN a.email AS a, b.email AS b, properties(k) AS tie
+ORDER BY a, b
+"""

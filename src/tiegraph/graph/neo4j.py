@@ -219,6 +219,11 @@ class GraphStore:
         first, second = (a, b) if rows[0]["first_is_a"] else (b, a)
         return tie_from_props(tenant, first, second, rows[0]["tie"])
 
+    async def tenant_ties(self, tenant: str) -> list[dict[str, Any]]:
+        """Every tie of a tenant as stored ({"a", "b", "tie": properties}), ordered by pair: lets a
+        run be compared with another run of the same input."""
+        return await self._read(cypher.TENANT_TIES, tenant=tenant)
+
     async def stats(self, tenant: str) -> dict[str, int]:
         rows = await self._read(cypher.STATS, tenant=tenant)
         return {k: int(v) for k, v in rows[0].items()}

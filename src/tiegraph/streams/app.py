@@ -4,7 +4,8 @@
 
 Delivery is at-least-once; effects are exactly-once because every stage is idempotent: `derive`
 drops copies it has seen, `aggregate` skips interactions a tie already holds (by id), and the
-graph writer sets absolute values keyed by pair.
+graph writer sets absolute values keyed by pair. Every stage works in batches, and a batch's
+outputs are in Kafka (or Neo4j) before its source offsets can be committed (streams/delivery.py).
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from faust.types import EventT, SchemaT, StreamT, TableT
 from tiegraph.core.interactions import derive_interactions
 from tiegraph.core.meetings import plan_meeting
 from tiegraph.core.records import CalendarEvent, DeadLetter, Interaction, MailMessage
-from tiegraph.core.ties import Tie, apply_interaction
+from tiegraph.core.ties import apply_interactions
 from tiegraph.errors import GraphUnavailable, StreamUnavailable
 from tiegraph.graph.neo4j import GraphStore, tie_row
 from tiegraph.settings import Settings
 from tiegraph.streams import topics as t
+from tiegraph.streams.delivery import BatchDelivery, GuardedApp, SendFailures, make_current
 from tiegraph.streams.lag import read_lag
+from tiegraph.streams.state import BatchCounts, DistinctCounts, TieCache
 from tiegraph.streams.tenants import TenantDirectory
 from tiegraph.streams.watchdog import StallWatch
 
@@ -67,32 +70,6 @@ def latest_per_key(events: Sequence[EventT[bytes]]) -> list[dict[str, Any]]:
     return list(latest.values())
 
 
-class DistinctCounts:
-    """Keys per (tenant, source partition) of a changelogged table, counted from the table itself:
-    after a crash the table is restored from its changelog and the count can never disagree
-    with the keys it counts. Recounted after each rebalance, then kept up to date."""
-
-    def __init__(self, table: TableT[str, Any], partition_of: Callable[[Any], int]) -> None:
-        self._table, self._partition_of = table, partition_of
-        self._counts: dict[tuple[str, int], int] = {}
-        self._generation: object = None
-
-    def current(self, tenant: str, partition: int, generation: object, new_key: bool) -> int:
-        """The count of `tenant`'s keys from `partition`, after writing a new key if `new_key`."""
-        if generation != self._generation:
-            self._counts.clear()
-            self._generation = generation
-        slot = (tenant, partition)
-        if slot in self._counts:
-            self._counts[slot] += 1 if new_key else 0
-        else:
-            prefix = f"{tenant}|"
-            self._counts[slot] = sum(
-                1 for k, v in self._table.items() if k.startswith(prefix) and self._partition_of(v) == partition
-            )
-        return self._counts[slot]
-
-
 def batches(stream: StreamT[bytes]) -> Stream[bytes]:
     """The concrete stream: `take_events` is missing from Faust's StreamT interface."""
     return cast(Stream[bytes], stream)
@@ -105,7 +82,7 @@ def tenant_of_key(key: bytes | None) -> str:
 def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) -> faust.App:
     """Build the worker's Faust app with its topics, tables and agents."""
     names = t.TopicNames(settings.topic_prefix)
-    app = faust.App(
+    app = GuardedApp(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.store,
@@ -116,6 +93,8 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         web_bind="127.0.0.1",
         web_host="127.0.0.1",
         producer_acks=-1,
+        broker_session_timeout=settings.kafka_session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.kafka_session_timeout_s / 4),
         key_serializer="raw",
         value_serializer="raw",
         # A backlog of changelog records can take a while to replay after a crash.
@@ -148,94 +127,138 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     dead_letter_counts = DistinctCounts(dead_letter_keys, lambda v: v - 1)
     meeting_counts = DistinctCounts(meeting_states, lambda v: v["partition"])
 
-    async def publish_count(
-        event: EventT[bytes], tenant: str, name: str, counts: DistinctCounts, new_key: bool = True
-    ) -> None:
-        """Absolute count per (tenant, source partition): one owner each; the graph sums them.
-        Published for duplicates too: a count sent just before a crash may never have arrived."""
-        partition = event.message.partition
-        value = counts.current(tenant, partition, app.consumer_generation_id, new_key)
-        row = {"tenant": tenant, "name": name, "partition": partition, "value": value}
-        await counters.send(key=f"{tenant}|{name}|{partition}".encode(), value=t.encode(row))
+    failures = SendFailures()
+    app.sensors.add(failures)
 
-    async def dead_letter(event: EventT[bytes], stage: str, reason: str) -> None:
+    def stream_batches(stream: StreamT[bytes]) -> AsyncIterator[Sequence[EventT[bytes]]]:
+        return batches(stream).take_events(settings.stream_batch_size, within=settings.stream_batch_seconds)
+
+    async def send(delivery: BatchDelivery, topic_: faust.TopicT, key: bytes | None, value: dict[str, Any]) -> None:
+        delivery.add(await topic_.send(key=key, value=t.encode(value)))
+
+    async def send_counts(delivery: BatchDelivery, counts: BatchCounts) -> None:
+        for key, row in counts.rows.items():
+            await send(delivery, counters, key, row)
+
+    async def dead_letter(delivery: BatchDelivery, event: EventT[bytes], stage: str, reason: str) -> None:
         letter = DeadLetter(
             tenant=tenant_of_key(event.key),
             stage=stage,
             source=f"{event.message.topic}@{event.message.partition}:{event.message.offset}",
             reason=reason,
         )
-        await dead_letters.send(key=event.key, value=t.encode(letter.to_dict()))
+        await send(delivery, dead_letters, event.key, letter.to_dict())
 
-    async def decoded(event: EventT[bytes], parse: Callable[[dict[str, Any]], R], stage: str) -> R | None:
+    async def decoded(
+        delivery: BatchDelivery, event: EventT[bytes], parse: Callable[[dict[str, Any]], R], stage: str
+    ) -> R | None:
         """The event's record, or None after sending it to the dead letters with the reason."""
         try:
             return parse(t.decode(event.value))
         except (ValueError, KeyError, TypeError) as exc:
-            await dead_letter(event, stage, f"undecodable record: {exc}")
+            await dead_letter(delivery, event, stage, f"undecodable record: {exc}")
             return None
 
-    async def send_interactions(found: list[Interaction]) -> None:
+    async def send_interactions(delivery: BatchDelivery, found: list[Interaction]) -> None:
         for interaction in found:
-            await interactions.send(
-                key=t.pair_key(interaction.tenant, interaction.a, interaction.b),
-                value=t.encode(interaction.to_dict()),
-            )
+            key = t.pair_key(interaction.tenant, interaction.a, interaction.b)
+            await send(delivery, interactions, key, interaction.to_dict())
+
+    # Each stage records its state (seen messages, meetings, ties) only after the batch's outputs
+    # are in Kafka: a crash in between makes the replay produce them again (downstream is
+    # idempotent), where recording first would make the replay skip outputs that were never sent.
 
     @app.agent(mail_messages)
     async def derive(stream: StreamT[bytes]) -> AsyncIterator[int]:
         """New messages -> interactions; copies already seen are dropped."""
-        async for event in stream.events():
-            message = await decoded(event, MailMessage.from_dict, "derive")
-            if message is None:
-                yield 0
-                continue
-            dedupe = f"{message.tenant}|{message.dedupe_key}"
-            if seen_messages[dedupe]:
-                await publish_count(event, message.tenant, "messages", message_counts, new_key=False)
-                yield 0
-                continue
-            seen_messages[dedupe] = event.message.partition + 1
-            await publish_count(event, message.tenant, "messages", message_counts)
-            found = derive_interactions(message, tenants.model(message.tenant))
-            await send_interactions(found)
-            yield len(found)
+        async for batch in stream_batches(stream):
+            delivery, derived = BatchDelivery(app, failures), 0
+            new: dict[str, EventT[bytes]] = {}
+            noted: list[tuple[EventT[bytes], str, str]] = []  # (event, tenant, dedupe key)
+            for event in batch:
+                message = await decoded(delivery, event, MailMessage.from_dict, "derive")
+                if message is None:
+                    continue
+                dedupe = f"{message.tenant}|{message.dedupe_key}"
+                noted.append((event, message.tenant, dedupe))
+                if dedupe not in new and not seen_messages[dedupe]:
+                    new[dedupe] = event
+                    found = derive_interactions(message, tenants.model(message.tenant))
+                    await send_interactions(delivery, found)
+                    derived += len(found)
+            await delivery.settle()
+            counts = BatchCounts(app.consumer_generation_id)
+            for event, tenant, dedupe in noted:
+                is_new = new.get(dedupe) is event
+                if is_new:
+                    make_current(event)
+                    seen_messages[dedupe] = event.message.partition + 1
+                counts.note(event.message.partition, tenant, "messages", message_counts, is_new)
+            await send_counts(delivery, counts)
+            await delivery.settle()  # before the batch is acked (when the next one is asked for)
+            yield derived
 
     @app.agent(calendar_events)
     async def meet(stream: StreamT[bytes]) -> AsyncIterator[int]:
         """Meeting occurrences -> meeting interactions; updates and cancellations replace."""
-        async for event in stream.events():
-            meeting = await decoded(event, CalendarEvent.from_dict, "meet")
-            if meeting is None:
-                yield 0
-                continue
-            key = f"{meeting.tenant}|{meeting.key}"
-            previous = meeting_states.get(key)
-            state, found = plan_meeting(previous, meeting, tenants.model(meeting.tenant))
-            if state is not None:
-                meeting_states[key] = {**state, "partition": event.message.partition}
-            await publish_count(event, meeting.tenant, "meetings", meeting_counts, new_key=previous is None)
-            await send_interactions(found)
-            yield len(found)
+        async for batch in stream_batches(stream):
+            delivery, derived = BatchDelivery(app, failures), 0
+            planned: dict[str, tuple[EventT[bytes], dict[str, Any]]] = {}
+            noted: list[tuple[EventT[bytes], str, bool]] = []  # (event, tenant, new meeting)
+            for event in batch:
+                meeting = await decoded(delivery, event, CalendarEvent.from_dict, "meet")
+                if meeting is None:
+                    continue
+                key = f"{meeting.tenant}|{meeting.key}"
+                previous = planned[key][1] if key in planned else meeting_states.get(key)
+                state, found = plan_meeting(previous, meeting, tenants.model(meeting.tenant))
+                if state is not None:
+                    planned[key] = (event, {**state, "partition": event.message.partition})
+                noted.append((event, meeting.tenant, previous is None))
+                await send_interactions(delivery, found)
+                derived += len(found)
+            await delivery.settle()
+            for key, (event, state) in planned.items():
+                make_current(event)
+                meeting_states[key] = state
+            counts = BatchCounts(app.consumer_generation_id)
+            for event, tenant, is_new in noted:
+                counts.note(event.message.partition, tenant, "meetings", meeting_counts, is_new)
+            await send_counts(delivery, counts)
+            await delivery.settle()
+            yield derived
+
+    ties = TieCache(tie_states)
 
     @app.agent(interactions)
-    async def aggregate(stream: StreamT[bytes]) -> AsyncIterator[bool]:
-        """Interactions -> the tie of their pair, and its new absolute state downstream."""
-        async for event in stream.events():
-            interaction = await decoded(event, Interaction.from_dict, "aggregate")
-            if interaction is None:
-                yield False
-                continue
-            key = event.key.decode()
-            state = tie_states.get(key)
-            a, b = interaction.pair
-            tie = Tie.from_state(state) if state else Tie.for_pair(interaction.tenant, a, b)
-            changed = apply_interaction(tie, interaction, tenants.model(interaction.tenant))
-            if changed:
-                update = tie.to_update()
-                tie_states[key] = tie.to_state(update)
-                await tie_updates.send(key=event.key, value=t.encode(update))
-            yield changed
+    async def aggregate(stream: StreamT[bytes]) -> AsyncIterator[int]:
+        """Interactions -> the tie of their pair, and its new absolute state downstream (once per
+        tie per batch)."""
+        async for batch in stream_batches(stream):
+            delivery = BatchDelivery(app, failures)
+            keyed: list[tuple[str, Interaction]] = []
+            event_of: dict[str, EventT[bytes]] = {}  # a key's events all come from one partition
+            for event in batch:
+                interaction = await decoded(delivery, event, Interaction.from_dict, "aggregate")
+                if interaction is not None:
+                    key = cast(bytes, event.key).decode()
+                    keyed.append((key, interaction))
+                    event_of[key] = event
+            loaded = ties.for_batch((key for key, _ in keyed), app.consumer_generation_id)
+            changed = apply_interactions(loaded, keyed, tenants.model)
+            updates = {key: loaded[key].to_update() for key in changed}
+            try:
+                for key, update in updates.items():
+                    await send(delivery, tie_updates, key.encode(), update)
+                await delivery.settle()
+                for key, update in updates.items():
+                    make_current(event_of[key])
+                    tie_states[key] = loaded[key].to_state(update)
+                await delivery.settle()
+            except BaseException:
+                ties.forget()  # the cache may be ahead of what reached Kafka: re-read the table
+                raise
+            yield len(changed)
 
     async def load_tenants() -> None:
         try:
@@ -265,12 +288,19 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
 
     @app.agent(dead_letters)
     async def count_dead_letters(stream: StreamT[bytes]) -> AsyncIterator[None]:
-        async for event in stream.events():
-            key = (event.key or b"").decode("utf-8", "replace")
-            new_key = not dead_letter_keys[key]  # the same reject imported twice is one dead letter
-            if new_key:
-                dead_letter_keys[key] = event.message.partition + 1
-            await publish_count(event, tenant_of_key(event.key), "dead_letters", dead_letter_counts, new_key)
+        async for batch in stream_batches(stream):
+            delivery, counts = BatchDelivery(app, failures), BatchCounts(app.consumer_generation_id)
+            for event in batch:
+                key = (event.key or b"").decode("utf-8", "replace")
+                new_key = not dead_letter_keys[key]  # the same reject imported twice is one dead letter
+                if new_key:
+                    make_current(event)
+                    dead_letter_keys[key] = event.message.partition + 1
+                counts.note(
+                    event.message.partition, tenant_of_key(event.key), "dead_letters", dead_letter_counts, new_key
+                )
+            await send_counts(delivery, counts)
+            await delivery.settle()
             yield None
 
     @app.timer(interval=10.0)  # type: ignore[untyped-decorator]  # mode's decorators carry no types

@@ -1,11 +1,8 @@
 """Stall detection: a partition with lag whose committed offset has not moved for too long.
 
-faust-streaming 0.15.3 mishandles records fetched before a rebalance and delivered after it: the
-stream skips them (generation mismatch) and *acks* them (faust/streams.py, `_py_aiter`, "ack the
-filtered out message"). Seen here as a partition that stops moving under load after a worker
-joins or restarts; restarting the worker re-seeks every partition to its committed offset, which
-heals the stall (the supervisor in streams/worker.py does the restart). Where the acked records
-were committed past, they are lost: that is the known gap recorded in the reliability issue.
+A safety net: restarting the worker re-seeks every partition to its committed offset (the
+supervisor in streams/worker.py does the restart). It was the only remedy for faust-streaming
+0.15.3 acking records skipped across a rebalance, which streams/delivery.py now prevents.
 """
 
 from __future__ import annotations

@@ -1,0 +1,97 @@
+"""Two guarantees Faust does not give by itself, needed for "nothing lost after a SIGKILL".
+
+1. A batch's source offsets are acked only after everything it produced is in Kafka.
+   `await topic.send()` only enqueues (faust/topics.py, `publish_message`), table writes go to
+   `ProducerBuffer.put`, and the commit's `producer.flush()` gives up after 0.1 s without
+   progress (transport/producer.py, `flush_atmost`): offsets could be committed ahead of the
+   output and changelog records, and a SIGKILL then lost them. `BatchDelivery.settle` waits for
+   the batch's send futures, drains the table buffer and flushes the Kafka producer, and raises
+   if any send failed (failed changelog sends are otherwise only logged: topics.py, `_on_published`).
+2. A record fetched before a rebalance and delivered after it is skipped by the stream *and
+   acked* (faust/streams.py, `_py_aiter`, "ack the filtered out message"), so the commit could
+   pass records nobody processed. `refuse_stale_acks` makes the consumer ignore acks of records
+   from an older consumer generation; after the rebalance Faust seeks every assigned partition to
+   its committed offset, so those records are fetched again and processed (stages are idempotent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import faust
+from faust.streams import _current_event
+from faust.types import AppT, ConsumerT, EventT, Message
+
+from tiegraph.errors import StreamUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class SendFailures(faust.Sensor):
+    """Counts producer send errors, including those of table changelog records."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.errors: list[BaseException] = []
+
+    def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
+        self.errors.append(exc)
+
+
+class BatchDelivery:
+    """Collects one batch's pending sends; `settle()` returns once all of them are in Kafka."""
+
+    def __init__(self, app: AppT, failures: SendFailures) -> None:
+        self._app, self._failures = app, failures
+        self._pending: list[Awaitable[Any]] = []
+
+    def add(self, sent: Awaitable[Any]) -> None:
+        self._pending.append(sent)
+
+    async def settle(self) -> None:
+        """Wait for every send of the batch and every table changelog write so far."""
+        pending, self._pending = self._pending, []
+        results = await asyncio.gather(*pending, return_exceptions=True)
+        producer = self._app.producer
+        while producer.buffer.size:  # table writes: `flush()` stops after 0.1 s without progress
+            await producer.buffer.flush()
+        await producer.flush()
+        failed = [r for r in results if isinstance(r, BaseException)] + self._failures.errors
+        self._failures.errors.clear()
+        if failed:
+            raise StreamUnavailable(f"{len(failed)} record(s) not delivered to Kafka: {failed[0]!r}")
+
+
+def refuse_stale_acks(consumer: ConsumerT, generation: Callable[[], int]) -> None:
+    """Make `consumer` ignore acks of messages fetched under an older consumer generation."""
+    ack = consumer.ack
+
+    def ack_current_generation(message: Message) -> bool:
+        if message.generation_id != generation():
+            # Done for the stream (so a stop does not wait for it), but its offset is not recorded.
+            message.acked = True
+            consumer.unacked.discard(message)
+            return False
+        return ack(message)
+
+    # Message.ack calls `consumer.ack(message)`: an instance attribute is found first.
+    consumer.ack = ack_current_generation  # type: ignore[method-assign]
+
+
+def make_current(event: EventT[Any]) -> None:
+    """Make `event` the stream's current event: a table write takes its changelog partition from
+    it, and `take_events` (which hands out whole batches) does not set it per event."""
+    _current_event.set(weakref.ref(event))
+
+
+class GuardedApp(faust.App):
+    """The Faust app whose consumer refuses stale acks (see the module docstring)."""
+
+    def _new_consumer(self) -> ConsumerT:
+        consumer = super()._new_consumer()
+        refuse_stale_acks(consumer, lambda: self.consumer_generation_id)
+        return consumer

@@ -1,0 +1,82 @@
+"""In-memory views over the worker's changelogged tables, rebuilt after every rebalance.
+
+A table is restored from its changelog after a crash or a rebalance, so anything derived from it
+is dropped when the consumer generation changes and recomputed from the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from faust.types import TableT
+
+from tiegraph.core.ties import Tie
+
+
+class DistinctCounts:
+    """Keys per (tenant, source partition) of a changelogged table, counted from the table itself:
+    after a crash the table is restored from its changelog and the count can never disagree
+    with the keys it counts. Recounted after each rebalance, then kept up to date."""
+
+    def __init__(self, table: TableT[str, Any], partition_of: Callable[[Any], int]) -> None:
+        self._table, self._partition_of = table, partition_of
+        self._counts: dict[tuple[str, int], int] = {}
+        self._generation: object = None
+
+    def current(self, tenant: str, partition: int, generation: object, new_key: bool) -> int:
+        """The count of `tenant`'s keys from `partition`, after writing a new key if `new_key`."""
+        if generation != self._generation:
+            self._counts.clear()
+            self._generation = generation
+        slot = (tenant, partition)
+        if slot in self._counts:
+            self._counts[slot] += 1 if new_key else 0
+        else:
+            prefix = f"{tenant}|"
+            self._counts[slot] = sum(
+                1 for k, v in self._table.items() if k.startswith(prefix) and self._partition_of(v) == partition
+            )
+        return self._counts[slot]
+
+
+class BatchCounts:
+    """The latest absolute count per (tenant, name, source partition) seen in one batch: one
+    counter record per slot per batch instead of one per record. Duplicates are noted too: a count
+    sent just before a crash may never have arrived."""
+
+    def __init__(self, generation: object) -> None:
+        self._generation = generation
+        self.rows: dict[bytes, dict[str, Any]] = {}
+
+    def note(self, partition: int, tenant: str, name: str, counts: DistinctCounts, new_key: bool) -> None:
+        value = counts.current(tenant, partition, self._generation, new_key)
+        row = {"tenant": tenant, "name": name, "partition": partition, "value": value}
+        self.rows[f"{tenant}|{name}|{partition}".encode()] = row
+
+
+class TieCache:
+    """Decoded ties by pair key, so a tie's state is parsed once per rebalance instead of once per
+    interaction. The table stays the truth (the aggregate writes both); the cache starts empty with
+    each consumer generation, since the table may have been restored from its changelog."""
+
+    def __init__(self, table: TableT[str, Any]) -> None:
+        self._table = table
+        self._ties: dict[str, Tie] = {}
+        self._generation: object = None
+
+    def for_batch(self, keys: Iterable[str], generation: object) -> dict[str, Tie]:
+        """The ties of `keys` that exist (plus any already cached); new ties are added by the caller."""
+        if generation != self._generation:
+            self._ties.clear()
+            self._generation = generation
+        for key in keys:
+            if key not in self._ties:
+                state = self._table.get(key)
+                if state:
+                    self._ties[key] = Tie.from_state(state)
+        return self._ties
+
+    def forget(self) -> None:
+        """Drop every cached tie (they are read from the table again when next needed)."""
+        self._ties.clear()
