@@ -56,21 +56,30 @@ async def test_two_enron_mailboxes_count_shared_messages_once(stack: Stack, api:
 def _reciprocated_exchanges(archive: Path, list_address: str) -> tuple[Counter[str], dict[str, Counter[str]]]:
     """Ground truth from the raw headers with the standard library alone (not tiegraph's parser):
     messages sent per author, and per author and correspondent the smaller of the two directions'
-    direct message counts (From -> To/Cc), i.e. how much real back-and-forth a pair has."""
-    sent: Counter[str] = Counter()
-    direct: Counter[tuple[str, str]] = Counter()
-    for message in mailbox.mbox(archive):
+    message counts, i.e. how much real back-and-forth a pair has. A message goes to the people in
+    To/Cc and, when it replies to a message of the archive, to that message's author."""
+
+    def author_of(message: mailbox.mboxMessage) -> str | None:
         authors = [a.lower() for _, a in getaddresses(message.get_all("From", []))]
         if authors and authors[0] == list_address:  # the list rewrote From: the author is in Reply-To
             authors = [a.lower() for _, a in getaddresses(message.get_all("Reply-To", []))]
         authors = [a for a in authors if a != list_address]
-        if not authors:
+        return authors[0] if authors else None
+
+    messages = list(mailbox.mbox(archive))
+    author_by_id = {str(m["Message-ID"]).strip(): author_of(m) for m in messages if m["Message-ID"]}
+    sent: Counter[str] = Counter()
+    direct: Counter[tuple[str, str]] = Counter()
+    for message in messages:
+        author = author_of(message)
+        if author is None:
             continue
-        author = authors[0]
         sent[author] += 1
-        for _, rcpt in getaddresses(message.get_all("To", []) + message.get_all("Cc", [])):
-            if rcpt.lower() not in (list_address, author) and "@" in rcpt:
-                direct[author, rcpt.lower()] += 1
+        addressed = {r.lower() for _, r in getaddresses(message.get_all("To", []) + message.get_all("Cc", []))}
+        addressed.add(author_by_id.get(str(message["In-Reply-To"] or "").strip()) or "")
+        for rcpt in addressed - {list_address, author}:
+            if "@" in rcpt:
+                direct[author, rcpt] += 1
     reciprocated: dict[str, Counter[str]] = {}
     for (a, b), count in direct.items():
         back = direct.get((b, a), 0)
@@ -90,6 +99,14 @@ async def test_discussion_list_people_are_contacts_and_the_list_is_not(stack: St
     assert (await api.get("/v1/people/apparmor@lists.ubuntu.com", headers=auth)).status_code == 404
     stats = (await api.get("/v1/stats", headers=auth)).json()
     assert stats["people"] > 50 and stats["ties"] > 50
+
+    # Replies sent only to the list still answer one person: the parent's author. John Johansen
+    # answered me@zygoon.pl five times that way, and no header ever put them in one message.
+    tie = await api.get(
+        "/v1/ties/john.johansen@canonical.com/me@zygoon.pl", params={"as_of": "2026-07-16"}, headers=auth
+    )
+    assert tie.status_code == 200, tie.text
+    assert tie.json()["evidence"]["sent"]["reply"] == 5
 
     # The most active participants' strongest ties are their real correspondents: the strongest is
     # someone they exchanged mail with both ways, and the top five share at least two people with

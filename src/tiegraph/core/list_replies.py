@@ -102,9 +102,10 @@ def credit_parent_author(link: ReplyLink, parent: Authored, model: TieModel) -> 
 
 def thread_record_from_dict(data: dict[str, Any]) -> Authored | ReplyLink:
     """Decode a record of the join topic; ValueError/KeyError/TypeError for anything else."""
-    kind = data.pop("type", None)
+    fields = {k: v for k, v in data.items() if k != "type"}
+    kind = data.get("type")
     if kind == "authored":
-        return Authored(**data)
+        return Authored(**fields)
     if kind == "reply":
-        return ReplyLink(**{**data, "addressed": tuple(data.get("addressed") or ())})
+        return ReplyLink(**{**fields, "addressed": tuple(fields.get("addressed") or ())})
     raise ValueError(f"unknown thread record type {kind!r}")

@@ -23,6 +23,14 @@ from faust.streams import Stream
 from faust.types import EventT, SchemaT, StreamT, TableT
 
 from tiegraph.core.interactions import derive_interactions
+from tiegraph.core.list_replies import (
+    MAX_PENDING_PER_PARENT,
+    Authored,
+    ReplyLink,
+    credit_parent_author,
+    thread_record_from_dict,
+    thread_records,
+)
 from tiegraph.core.meetings import plan_meeting
 from tiegraph.core.records import CalendarEvent, DeadLetter, Interaction, MailMessage
 from tiegraph.core.ties import apply_interactions
@@ -75,6 +83,14 @@ def batches(stream: StreamT[bytes]) -> Stream[bytes]:
     return cast(Stream[bytes], stream)
 
 
+def _authored(key: str, stored: dict[str, str] | None) -> Authored | None:
+    """A list message's author as the join table keeps it (key: tenant|Message-ID)."""
+    if stored is None:
+        return None
+    tenant, _, message_id = key.partition("|")
+    return Authored(tenant, message_id, stored["author"], stored.get("name", ""))
+
+
 def tenant_of_key(key: bytes | None) -> str:
     return (key or b"").split(b"|", 1)[0].decode("utf-8", "replace")
 
@@ -112,6 +128,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         topic(t.INTERACTIONS),
     )
     tie_updates, counters, dead_letters = topic(t.TIE_UPDATES), topic(t.COUNTERS), topic(t.DEAD_LETTERS)
+    list_threads = topic(t.LIST_THREADS)
 
     json_schema: SchemaT[Any, Any] = faust.Schema(key_serializer="json", value_serializer="json")
 
@@ -123,6 +140,8 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     dead_letter_keys = table("dead_letter_keys", int)
     tie_states = table("tie_states", None)
     meeting_states = table("meeting_states", None)
+    message_authors = table("message_authors", None)  # tenant|Message-ID of a list message -> its author
+    pending_replies = table("pending_replies", None)  # tenant|parent Message-ID -> list replies waiting for it
     message_counts = DistinctCounts(seen_messages, lambda v: v - 1)
     dead_letter_counts = DistinctCounts(dead_letter_keys, lambda v: v - 1)
     meeting_counts = DistinctCounts(meeting_states, lambda v: v["partition"])
@@ -186,6 +205,10 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                     found = derive_interactions(message, tenants.model(message.tenant))
                     await send_interactions(delivery, found)
                     derived += len(found)
+                    for record in thread_records(message):
+                        if record is not None:
+                            joined_on = record.message_id if isinstance(record, Authored) else record.parent_id
+                            await send(delivery, list_threads, t.thread_key(record.tenant, joined_on), record.to_dict())
             await delivery.settle()
             counts = BatchCounts(app.consumer_generation_id)
             for event, tenant, dedupe in noted:
@@ -259,6 +282,52 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 ties.forget()  # the cache may be ahead of what reached Kafka: re-read the table
                 raise
             yield len(changed)
+
+    @app.agent(list_threads)
+    async def credit_list_replies(stream: StreamT[bytes]) -> AsyncIterator[int]:
+        """List replies sent only to the list -> a reply to the parent's author: a join on the
+        parent's Message-ID, completed by whichever of parent and reply arrives second."""
+        async for batch in stream_batches(stream):
+            delivery, credited = BatchDelivery(app, failures), []
+            authors: dict[str, tuple[EventT[bytes], Authored]] = {}  # learned in this batch
+            waiting: dict[str, tuple[EventT[bytes], list[dict[str, Any]]]] = {}  # new pending lists
+            for event in batch:
+                record = await decoded(delivery, event, thread_record_from_dict, "credit_list_replies")
+                if record is None:
+                    continue
+                key = cast(bytes, event.key).decode()
+                known = authors[key][1] if key in authors else _authored(key, message_authors.get(key))
+                links = waiting[key][1] if key in waiting else list(pending_replies.get(key) or [])
+                if isinstance(record, Authored):
+                    if known is not None:
+                        continue  # another copy of a message already known
+                    authors[key] = (event, record)
+                    replies = [thread_record_from_dict(link) for link in links]
+                    waiting[key] = (event, [])
+                    parent = record
+                elif known is not None:
+                    replies, parent = [record], known
+                else:
+                    if len(links) < MAX_PENDING_PER_PARENT and all(x["source"] != record.source for x in links):
+                        waiting[key] = (event, [*links, record.to_dict()])
+                    continue
+                model = tenants.model(parent.tenant)
+                credited += [
+                    i for r in replies if isinstance(r, ReplyLink) if (i := credit_parent_author(r, parent, model))
+                ]
+            await send_interactions(delivery, credited)
+            await delivery.settle()
+            for key, (event, author) in authors.items():
+                make_current(event)
+                message_authors[key] = {"author": author.author, "name": author.name}
+            for key, (event, pending) in waiting.items():
+                make_current(event)
+                if pending:
+                    pending_replies[key] = pending
+                elif key in pending_replies:
+                    del pending_replies[key]
+            await delivery.settle()
+            yield len(credited)
 
     async def load_tenants() -> None:
         try:

@@ -19,10 +19,11 @@ INTERACTIONS = "interactions.v1"
 TIE_UPDATES = "tie.updates.v1"
 COUNTERS = "counters.v1"
 DEAD_LETTERS = "deadletters.v1"
+LIST_THREADS = "list.threads.v1"  # list messages' authors and list replies, keyed by Message-ID
 
 # Latest value per key is all that matters for these: compaction keeps them bounded.
 COMPACTED = frozenset({TIE_UPDATES, COUNTERS})
-ALL_TOPICS = (MAIL_MESSAGES, CALENDAR_EVENTS, INTERACTIONS, TIE_UPDATES, COUNTERS, DEAD_LETTERS)
+ALL_TOPICS = (MAIL_MESSAGES, CALENDAR_EVENTS, INTERACTIONS, TIE_UPDATES, COUNTERS, DEAD_LETTERS, LIST_THREADS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,11 @@ def message_key(tenant: str, dedupe_key: str) -> bytes:
 def meeting_key(tenant: str, occurrence: str) -> bytes:
     """Every copy and update of one meeting occurrence lands on one partition."""
     return f"{tenant}|{occurrence}".encode()
+
+
+def thread_key(tenant: str, message_id: str) -> bytes:
+    """A list message and every reply to it meet on one partition, whichever comes first."""
+    return f"{tenant}|{message_id}".encode()
 
 
 def pair_key(tenant: str, x: str, y: str) -> bytes:
