@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from tiegraph.deployment import connect_graph, prepare, topic_names
+from tiegraph.deployment import connect_graph, prepare
 from tiegraph.errors import TiegraphError
 from tiegraph.settings import Settings
 
@@ -221,23 +221,23 @@ def import_(
 
 @app.command()
 def lag(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Consumer lag of every stage (total_lag is the sum over all partitions)."""
-    from tiegraph.streams.lag import read_lag, summarize
+    """Consumer lag of every stage and freshness (total_lag is the sum over all partitions)."""
+    from tiegraph.operations import format_lag_report, lag_report
 
     settings = Settings()
+
+    async def run() -> dict[str, object]:
+        graph = connect_graph(settings)
+        try:
+            return await lag_report(settings, graph)
+        finally:
+            await graph.close()
+
     try:
-        rows = asyncio.run(read_lag(settings.kafka_bootstrap, settings.app_id, topic_names(settings).all()))
+        doc = asyncio.run(run())
     except TiegraphError as exc:
         raise _fail(str(exc)) from exc
-    doc = summarize(rows)
-    if as_json:
-        typer.echo(json.dumps(doc))
-        return
-    typer.echo(f"total lag: {doc['total_lag']}")
-    for row in rows:
-        typer.echo(
-            f"  {row.topic:<24} p{row.partition:<3} committed {row.committed:>9}  end {row.end:>9}  lag {row.lag:>7}"
-        )
+    typer.echo(json.dumps(doc) if as_json else format_lag_report(doc))
 
 
 @app.command()

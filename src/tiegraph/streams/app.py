@@ -15,6 +15,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar, cast
 
 import faust
@@ -28,6 +29,7 @@ from tiegraph.core.ties import Tie, apply_interaction
 from tiegraph.errors import GraphUnavailable, StreamUnavailable
 from tiegraph.graph.neo4j import GraphStore, tie_row
 from tiegraph.settings import Settings
+from tiegraph.streams import metrics
 from tiegraph.streams import topics as t
 from tiegraph.streams.lag import read_lag
 from tiegraph.streams.tenants import TenantDirectory
@@ -159,6 +161,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         await counters.send(key=f"{tenant}|{name}|{partition}".encode(), value=t.encode(row))
 
     async def dead_letter(event: EventT[bytes], stage: str, reason: str) -> None:
+        metrics.count_rejected(stage)  # ops: dead letters per stage
         letter = DeadLetter(
             tenant=tenant_of_key(event.key),
             stage=stage,
@@ -175,17 +178,19 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             await dead_letter(event, stage, f"undecodable record: {exc}")
             return None
 
-    async def send_interactions(found: list[Interaction]) -> None:
+    async def send_interactions(found: list[Interaction], source: EventT[bytes]) -> None:
+        origin_ms = int(source.message.timestamp * 1000)  # when the source record entered Kafka
         for interaction in found:
             await interactions.send(
                 key=t.pair_key(interaction.tenant, interaction.a, interaction.b),
-                value=t.encode(interaction.to_dict()),
+                value=t.encode(replace(interaction, origin_ms=origin_ms).to_dict()),
             )
 
     @app.agent(mail_messages)
     async def derive(stream: StreamT[bytes]) -> AsyncIterator[int]:
         """New messages -> interactions; copies already seen are dropped."""
         async for event in stream.events():
+            metrics.count_processed("derive")  # ops: records in per stage
             message = await decoded(event, MailMessage.from_dict, "derive")
             if message is None:
                 yield 0
@@ -198,13 +203,14 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             seen_messages[dedupe] = event.message.partition + 1
             await publish_count(event, message.tenant, "messages", message_counts)
             found = derive_interactions(message, tenants.model(message.tenant))
-            await send_interactions(found)
+            await send_interactions(found, event)
             yield len(found)
 
     @app.agent(calendar_events)
     async def meet(stream: StreamT[bytes]) -> AsyncIterator[int]:
         """Meeting occurrences -> meeting interactions; updates and cancellations replace."""
         async for event in stream.events():
+            metrics.count_processed("meet")  # ops: records in per stage
             meeting = await decoded(event, CalendarEvent.from_dict, "meet")
             if meeting is None:
                 yield 0
@@ -215,13 +221,14 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             if state is not None:
                 meeting_states[key] = {**state, "partition": event.message.partition}
             await publish_count(event, meeting.tenant, "meetings", meeting_counts, new_key=previous is None)
-            await send_interactions(found)
+            await send_interactions(found, event)
             yield len(found)
 
     @app.agent(interactions)
     async def aggregate(stream: StreamT[bytes]) -> AsyncIterator[bool]:
         """Interactions -> the tie of their pair, and its new absolute state downstream."""
         async for event in stream.events():
+            metrics.count_processed("aggregate")  # ops: records in per stage
             interaction = await decoded(event, Interaction.from_dict, "aggregate")
             if interaction is None:
                 yield False
@@ -253,14 +260,18 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             # A fixed order takes node locks in one order, so concurrent writers rarely deadlock.
             updates.sort(key=lambda u: (u["tenant"], u["a"], u["b"]))
             rows = [tie_row(u, tenants.domains(u["tenant"])) for u in updates]
-            await write_until_done(graph.write_ties, rows, watch.reset)
+            metrics.count_processed("write", len(batch))  # ops: records in
+            with metrics.timed_graph_write("ties", len(rows)):  # ops: graph write latency
+                await write_until_done(graph.write_ties, rows, watch.reset)
+            freshness.ties_written(updates, time.time())  # ops: event-to-graph delay, newest origin
             yield len(rows)
 
     @app.agent(counters)
     async def write_counters(stream: StreamT[bytes]) -> AsyncIterator[int]:
         async for batch in batches(stream).take_events(settings.graph_batch_size, within=settings.graph_batch_seconds):
             rows = latest_per_key(batch)
-            await write_until_done(graph.write_counters, rows, watch.reset)
+            with metrics.timed_graph_write("counters", len(rows)):  # ops: graph write latency
+                await write_until_done(graph.write_counters, rows, watch.reset)
             yield len(rows)
 
     @app.agent(dead_letters)
@@ -278,6 +289,16 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         await load_tenants()
 
     watch = StallWatch(settings.stall_seconds)
+    freshness = metrics.Freshness()
+
+    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
+    async def heartbeat() -> None:
+        """Ops: this worker's heartbeat and freshness in Neo4j, for /readyz and `tiegraph lag`."""
+        try:
+            await graph.write_worker_status(freshness.status(settings.app_id, time.time()))
+        except GraphUnavailable as exc:
+            log.warning("cannot write the worker heartbeat: %s", exc)
+
     source_topics = names.all()
 
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
@@ -289,6 +310,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         except StreamUnavailable:
             watch.reset()
             return
+        metrics.record_lag(rows)  # ops: lag gauges from the same reading
         stalled = watch.stalled(rows, owned, time.monotonic())
         if stalled:
             where = ", ".join(f"{r.topic}[{r.partition}] at {r.committed} (lag {r.lag})" for r in stalled)
