@@ -12,6 +12,7 @@ import typer
 
 from tiegraph.deployment import connect_graph, prepare
 from tiegraph.errors import TiegraphError
+from tiegraph.logs import log_context, setup_logging
 from tiegraph.settings import Settings
 
 app = typer.Typer(help="tiegraph: a live who-knows-whom graph from mail and calendar metadata.", no_args_is_help=True)
@@ -116,8 +117,13 @@ def api(
     from tiegraph.api.main import create_app
 
     settings = Settings()
+    setup_logging()  # JSON lines when not on a terminal (tiegraph/logs.py)
     uvicorn.run(
-        create_app(settings), host=host or settings.api_host, port=port or settings.api_port, log_level="warning"
+        create_app(settings),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level="warning",
+        log_config=None,  # keep our handlers: uvicorn's own config would replace them
     )
 
 
@@ -199,10 +205,14 @@ def import_(
     """Import mail metadata (headers only) into the pipeline."""
     from tiegraph.ingest.importer import run_import
 
+    setup_logging("WARNING")
     try:
-        summary = asyncio.run(
-            run_import(Settings(), paths, tenant=tenant, owner=owner, show_progress=sys.stderr.isatty() and not as_json)
-        )
+        with log_context(tenant=tenant, mailbox=owner):
+            summary = asyncio.run(
+                run_import(
+                    Settings(), paths, tenant=tenant, owner=owner, show_progress=sys.stderr.isatty() and not as_json
+                )
+            )
     except TiegraphError as exc:
         raise _fail(str(exc)) from exc
     if as_json:

@@ -34,6 +34,14 @@ def log_context(tenant: str = "", mailbox: str = "") -> Iterator[None]:
         _mailbox.reset(tokens[1])
 
 
+def bind_log_context(tenant: str = "", mailbox: str = "") -> None:
+    """Tag the rest of the current task's lines (a request: its context ends with it)."""
+    if tenant:
+        _tenant.set(tenant)
+    if mailbox:
+        _mailbox.set(mailbox)
+
+
 class ContextFilter(logging.Filter):
     """Copies the current tenant and mailbox onto the record (an explicit `extra=` wins)."""
 
