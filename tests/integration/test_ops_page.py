@@ -17,8 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.stack import ROOT, Stack, test_port
+from tests.stack import ROOT, Stack
+from tests.stack import test_port as shifted_port  # imported as test_* it would be collected
 from tiegraph.graph.neo4j import GraphStore
+from tiegraph.synth.organization import generate_mail, generate_organization, write_mbox
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +31,7 @@ SCREENSHOT = ROOT / ".tiegraph" / "test" / "ops-page.png"
 @pytest.fixture(scope="module")
 def api_server(stack: Stack) -> Iterator[str]:
     """A real `tiegraph api` on a test port with an operator token; stopped at the end."""
-    port = test_port(18100)
+    port = shifted_port(18100)
     env = {**stack.env, "TIEGRAPH_OPS_TOKEN": OPS_TOKEN}
     log = (ROOT / ".tiegraph" / "test" / "ops-api.log").open("wb")
     process = subprocess.Popen(
@@ -83,10 +85,12 @@ async def test_ops_page_renders_charts_mailboxes_and_dead_letters(
         | {"state": "auth_failed", "state_since": now - 600, "last_success_at": now - 7200}
         | {"last_error": "invalid_grant: token revoked", "messages": 88, "events": 12}
     )
-    junk = tmp_path / "junk"
-    junk.mkdir()
-    (junk / "not-mail.eml").write_bytes(b"\x00\x01\x02 binary, not a message")
-    stack.cli("import", str(junk), "--tenant", "pageco")
+    stack.create_tenant("pageco", "tiegraph-demo.com")
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    (mail / "not-mail.eml").write_bytes(b"\x00\x01\x02 binary, not a message")
+    write_mbox(mail / "org.mbox", generate_mail(generate_organization(people=30, seed=4), messages=400, seed=8))
+    stack.cli("import", str(mail), "--tenant", "pageco")
     await stack.wait_caught_up()
 
     assert httpx.get(f"{api_server}/ops").status_code == 401  # operators only
@@ -101,6 +105,7 @@ async def test_ops_page_renders_charts_mailboxes_and_dead_letters(
     assert 'tiegraph_mailboxes_with_error{tenant="pageco"} 1.0' in metrics
 
     dom = chromium("--dump-dom", f"{api_server}/ops?token={OPS_TOKEN}")
+    SCREENSHOT.with_suffix(".html").write_text(dom)  # the rendered DOM beside the screenshot, for a person
     for chart in ("lag-chart", "freshness-chart"):
         drawn = re.search(rf'id="{chart}"[^>]*data-points="(\d+)"', dom)
         assert drawn is not None and int(drawn.group(1)) >= 3, f"{chart} was not drawn"

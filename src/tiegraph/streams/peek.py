@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from tiegraph.errors import StreamUnavailable
@@ -62,15 +63,32 @@ async def oldest_waiting_ms(bootstrap: str, rows: Iterable[PartitionLag]) -> dic
     return {(tp.topic, tp.partition): records[0].timestamp for tp, records in found.items() if records}
 
 
+async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    try:
+        await admin.start()
+        described = await admin.describe_topics([topic])
+    except KafkaError as exc:
+        raise StreamUnavailable(f"cannot describe {topic} on Kafka at {bootstrap}: {exc}") from exc
+    finally:
+        await admin.close()
+    return sorted(
+        (
+            TopicPartition(d["topic"], p["partition"])
+            for d in described
+            if not d.get("error_code")
+            for p in d["partitions"]
+        ),
+        key=lambda tp: tp.partition,
+    )
+
+
 async def latest_dead_letters(bootstrap: str, topic: str, per_partition: int = 100) -> list[dict[str, Any]]:
     """The newest dead letters of every partition, newest first, each with its Kafka time (`at_ms`)."""
+    partitions = await _partitions(bootstrap, topic)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=10000)
     try:
         await consumer.start()
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not partitions:
-            await consumer.force_metadata_update()
-            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         ends = await consumer.end_offsets(partitions) if partitions else {}
         begins = await consumer.beginning_offsets(partitions) if partitions else {}
     except KafkaError as exc:
