@@ -43,7 +43,8 @@ def stage_freshness(
         waiting_since = oldest_ms.get((row.topic, row.partition))
         if row.lag > 0 and waiting_since is not None:
             entry["oldest_waiting_s"] = round(max(entry["oldest_waiting_s"], now - waiting_since / 1000), 3)
-    return stages
+    order = list(STAGE_OF_TOPIC.values())  # pipeline order, for people reading it
+    return dict(sorted(stages.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
 
 
 def graph_freshness(statuses: Sequence[Mapping[str, Any]], now: float, max_age_s: float) -> dict[str, Any]:

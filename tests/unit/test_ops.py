@@ -6,6 +6,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import socket
+
+import pytest
 
 from tiegraph.api.monitoring import OpsHistory, sample_of
 from tiegraph.api.opspage import render_page
@@ -15,7 +18,7 @@ from tiegraph.core.ties import Tie, apply_interaction
 from tiegraph.logs import log_context, setup_logging
 from tiegraph.operations import dead_letter_summary, format_lag_report, graph_freshness, stage_freshness
 from tiegraph.streams.lag import PartitionLag
-from tiegraph.streams.metrics import Freshness, percentile
+from tiegraph.streams.metrics import Freshness, percentile, serve_metrics
 
 NOW = 1_800_000_000.0
 
@@ -74,6 +77,7 @@ def rows() -> list[PartitionLag]:
 
 def test_stage_freshness_is_the_wait_of_the_oldest_unprocessed_record() -> None:
     stages = stage_freshness(rows(), {("p.mail.messages.v1", 0): int((NOW - 30) * 1000)}, "p.", NOW)
+    assert list(stages) == ["derive", "aggregate"]  # pipeline order
     assert stages["derive"] == {"topic": "p.mail.messages.v1", "lag": 5, "oldest_waiting_s": 30.0}
     assert stages["aggregate"] == {"topic": "p.interactions.v1", "lag": 0, "oldest_waiting_s": 0.0}
 
@@ -154,3 +158,11 @@ def test_json_logs_carry_tenant_and_mailbox() -> None:
     assert first["message"] == "synced 3 messages" and first["level"] == "info"
     assert (first["tenant"], first["mailbox"], first["provider"]) == ("acme", "ann@acme.com", "imap")
     assert (second["tenant"], second["mailbox"]) == ("", "")
+
+
+def test_a_taken_metrics_port_does_not_stop_the_worker(caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        serve_metrics(taken.getsockname()[1])
+    assert "worker metrics not served" in caplog.text

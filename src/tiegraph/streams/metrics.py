@@ -9,6 +9,7 @@ the API and `tiegraph lag` can report freshness and readiness without talking to
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -20,6 +21,8 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from tiegraph.streams.lag import PartitionLag
+
+log = logging.getLogger(__name__)
 
 RECORDS_PROCESSED = Counter(
     "tiegraph_records_processed_total", "Records a pipeline stage consumed and handled", ["stage"]
@@ -51,9 +54,16 @@ RECENT_DELAYS = 2000  # delays kept for the p50/p99 in the heartbeat
 
 
 def serve_metrics(port: int) -> None:
-    """Expose this process's metrics at http://127.0.0.1:PORT/metrics (0 = do not serve)."""
-    if port:
+    """Expose this process's metrics at http://127.0.0.1:PORT/metrics (0 = do not serve).
+
+    A port already taken (a second worker on this machine with the same setting) is logged and
+    the worker runs on without metrics: losing a scrape target must not stop the pipeline."""
+    if not port:
+        return
+    try:
         start_http_server(port, addr="127.0.0.1")
+    except OSError as exc:
+        log.warning("worker metrics not served: port %d unavailable (%s); set TIEGRAPH_WORKER_METRICS_PORT", port, exc)
 
 
 def count_processed(stage: str, records: int = 1) -> None:
