@@ -14,11 +14,11 @@ import logging
 import time
 from collections import Counter as Tally
 from collections import deque
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tiegraph.errors import GraphUnavailable, StreamUnavailable
 from tiegraph.graph.neo4j import GraphStore
@@ -137,16 +137,37 @@ class OpsSampler:
                 await self._task
 
 
-def install_monitoring(app: FastAPI) -> None:
-    """`GET /metrics` and a request-latency middleware (labelled by route template, not raw path)."""
+class RequestTimer:
+    """ASGI middleware: latency per endpoint, labelled by route template (not the raw path, whose
+    e-mail addresses would make unbounded label values). Plain ASGI rather than Starlette's
+    BaseHTTPMiddleware, which hides an endpoint's exception behind "No response returned"."""
 
-    @app.middleware("http")
-    async def time_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        REQUEST_SECONDS.labels(request.method, route, str(response.status_code)).observe(time.perf_counter() - started)
-        return response
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            REQUEST_SECONDS.labels(scope["method"], route, str(status)).observe(time.perf_counter() - started)
+
+
+def install_monitoring(app: FastAPI) -> None:
+    """`GET /metrics` and the request-latency middleware."""
+    app.add_middleware(RequestTimer)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -270,6 +270,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     async def write_counters(stream: StreamT[bytes]) -> AsyncIterator[int]:
         async for batch in batches(stream).take_events(settings.graph_batch_size, within=settings.graph_batch_seconds):
             rows = latest_per_key(batch)
+            metrics.count_processed("count", len(batch))  # ops: records in
             with metrics.timed_graph_write("counters", len(rows)):  # ops: graph write latency
                 await write_until_done(graph.write_counters, rows, watch.reset)
             yield len(rows)
@@ -277,6 +278,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     @app.agent(dead_letters)
     async def count_dead_letters(stream: StreamT[bytes]) -> AsyncIterator[None]:
         async for event in stream.events():
+            metrics.count_processed("dead_letters")  # ops: records in
             key = (event.key or b"").decode("utf-8", "replace")
             new_key = not dead_letter_keys[key]  # the same reject imported twice is one dead letter
             if new_key:
