@@ -44,6 +44,7 @@ class Settings(BaseSettings):
 
     # operations (README "Operations")
     worker_metrics_port: int = 9464  # the worker's Prometheus /metrics; 0 = not served
+    worker_metrics_host: str = "127.0.0.1"  # 0.0.0.0 where Prometheus scrapes from another host
     heartbeat_max_age_s: float = 30.0  # /readyz fails when no worker heartbeat is more recent
     ops_token: SecretStr = SecretStr("")  # the ops page's operator token; empty = open (development only)
     ops_sample_seconds: float = 10.0  # lag/freshness history sampling for the ops page (kept: 1 hour)

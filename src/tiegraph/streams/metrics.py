@@ -53,15 +53,15 @@ TOTAL_LAG = Gauge("tiegraph_consumer_lag_total", "Sum of tiegraph_consumer_lag o
 RECENT_DELAYS = 2000  # delays kept for the p50/p99 in the heartbeat
 
 
-def serve_metrics(port: int) -> None:
-    """Expose this process's metrics at http://127.0.0.1:PORT/metrics (0 = do not serve).
+def serve_metrics(port: int, host: str = "127.0.0.1") -> None:
+    """Expose this process's metrics at http://HOST:PORT/metrics (port 0 = do not serve).
 
     A port already taken (a second worker on this machine with the same setting) is logged and
     the worker runs on without metrics: losing a scrape target must not stop the pipeline."""
     if not port:
         return
     try:
-        start_http_server(port, addr="127.0.0.1")
+        start_http_server(port, addr=host)
     except OSError as exc:
         log.warning("worker metrics not served: port %d unavailable (%s); set TIEGRAPH_WORKER_METRICS_PORT", port, exc)
 

@@ -87,7 +87,7 @@ def _wait(child: subprocess.Popen[bytes], stopping: Callable[[], bool]) -> int:
 def run_faust_worker(settings: Settings, loglevel: str) -> None:
     """Create topics and schema if needed, then run every agent until stopped (SIGTERM/SIGINT)."""
     asyncio.run(prepare(settings))
-    serve_metrics(settings.worker_metrics_port)
+    serve_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
     # A fresh driver: the async driver belongs to the event loop that used it; Faust runs its own loop.
     app = create_app(settings, connect_graph(settings), TenantDirectory())
     setup_logging(loglevel.upper() if loglevel.upper() != "WARN" else "WARNING")
