@@ -98,6 +98,8 @@ def stack() -> Iterator[Stack]:
         "TIEGRAPH_KAFKA_HEAP_MB": "384",
         "TIEGRAPH_STALL_SECONDS": "20",
         "TIEGRAPH_KAFKA_SESSION_TIMEOUT_S": "8",
+        "TIEGRAPH_WORKER_METRICS_PORT": str(port(19464)),
+        "TIEGRAPH_OPS_SAMPLE_SECONDS": "2",
     }
     saved = {k: os.environ.get(k) for k in env if k.startswith("TIEGRAPH_")}
     os.environ.update({k: v for k, v in env.items() if k.startswith("TIEGRAPH_")})

@@ -10,8 +10,9 @@ from typing import Annotated
 
 import typer
 
-from tiegraph.deployment import connect_graph, prepare, topic_names
+from tiegraph.deployment import connect_graph, prepare
 from tiegraph.errors import TiegraphError
+from tiegraph.logs import log_context, setup_logging
 from tiegraph.settings import Settings
 
 app = typer.Typer(help="tiegraph: a live who-knows-whom graph from mail and calendar metadata.", no_args_is_help=True)
@@ -116,8 +117,13 @@ def api(
     from tiegraph.api.main import create_app
 
     settings = Settings()
+    setup_logging()  # JSON lines when not on a terminal (tiegraph/logs.py)
     uvicorn.run(
-        create_app(settings), host=host or settings.api_host, port=port or settings.api_port, log_level="warning"
+        create_app(settings),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level="warning",
+        log_config=None,  # keep our handlers: uvicorn's own config would replace them
     )
 
 
@@ -199,10 +205,14 @@ def import_(
     """Import mail metadata (headers only) into the pipeline."""
     from tiegraph.ingest.importer import run_import
 
+    setup_logging("WARNING")
     try:
-        summary = asyncio.run(
-            run_import(Settings(), paths, tenant=tenant, owner=owner, show_progress=sys.stderr.isatty() and not as_json)
-        )
+        with log_context(tenant=tenant, mailbox=owner):
+            summary = asyncio.run(
+                run_import(
+                    Settings(), paths, tenant=tenant, owner=owner, show_progress=sys.stderr.isatty() and not as_json
+                )
+            )
     except TiegraphError as exc:
         raise _fail(str(exc)) from exc
     if as_json:
@@ -221,23 +231,23 @@ def import_(
 
 @app.command()
 def lag(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Consumer lag of every stage (total_lag is the sum over all partitions)."""
-    from tiegraph.streams.lag import read_lag, summarize
+    """Consumer lag of every stage and freshness (total_lag is the sum over all partitions)."""
+    from tiegraph.operations import format_lag_report, lag_report
 
     settings = Settings()
+
+    async def run() -> dict[str, object]:
+        graph = connect_graph(settings)
+        try:
+            return await lag_report(settings, graph)
+        finally:
+            await graph.close()
+
     try:
-        rows = asyncio.run(read_lag(settings.kafka_bootstrap, settings.app_id, topic_names(settings).all()))
+        doc = asyncio.run(run())
     except TiegraphError as exc:
         raise _fail(str(exc)) from exc
-    doc = summarize(rows)
-    if as_json:
-        typer.echo(json.dumps(doc))
-        return
-    typer.echo(f"total lag: {doc['total_lag']}")
-    for row in rows:
-        typer.echo(
-            f"  {row.topic:<24} p{row.partition:<3} committed {row.committed:>9}  end {row.end:>9}  lag {row.lag:>7}"
-        )
+    typer.echo(json.dumps(doc) if as_json else format_lag_report(doc))
 
 
 @app.command()

@@ -48,10 +48,19 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
+    # operations (README "Operations")
+    worker_metrics_port: int = 9464  # the worker's Prometheus /metrics; 0 = not served
+    worker_metrics_host: str = "127.0.0.1"  # 0.0.0.0 where Prometheus scrapes from another host
+    heartbeat_max_age_s: float = 30.0  # /readyz fails when no worker heartbeat is more recent
+    ops_token: SecretStr = SecretStr("")  # the ops page's operator token; empty = open (development only)
+    ops_sample_seconds: float = 10.0  # lag/freshness history sampling for the ops page (kept: 1 hour)
+
     @model_validator(mode="after")
     def _refuse_development_defaults(self) -> Settings:
         if self.environment == "production" and not self.neo4j_password.get_secret_value():
             raise ValueError("TIEGRAPH_NEO4J_PASSWORD must be set when TIEGRAPH_ENVIRONMENT=production")
+        if self.environment == "production" and not self.ops_token.get_secret_value():
+            raise ValueError("TIEGRAPH_OPS_TOKEN must be set when TIEGRAPH_ENVIRONMENT=production")
         return self
 
     @property

@@ -49,7 +49,7 @@ async def test_bad_input_is_422_json(api: httpx.AsyncClient, key: str, path: str
 async def test_health_and_readiness(api: httpx.AsyncClient) -> None:
     assert (await api.get("/healthz")).json() == {"status": "ok", "checks": {}}
     ready = await api.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"neo4j": "ok", "kafka": "ok"}
+    assert ready.status_code == 200 and ready.json()["checks"] == {"neo4j": "ok", "kafka": "ok", "worker": "ok"}
 
 
 async def test_openapi_document_lists_the_v1_endpoints(api: httpx.AsyncClient) -> None:

@@ -12,6 +12,7 @@ from tiegraph.api.errors import ApiError
 from tiegraph.core.identity import InvalidAddress, normalize_email
 from tiegraph.core.model import TieModel
 from tiegraph.graph.neo4j import GraphStore, TenantInfo
+from tiegraph.logs import bind_log_context
 from tiegraph.settings import Settings
 
 
@@ -37,6 +38,7 @@ async def get_tenant(graph: GraphDep, authorization: Annotated[str | None, Heade
     tenant = await graph.tenant_for_key(key.strip())
     if tenant is None:
         raise ApiError(401, "unauthorized", "the API key is not valid")
+    bind_log_context(tenant=tenant.name)  # every log line of this request names its tenant
     return tenant
 
 

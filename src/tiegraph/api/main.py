@@ -9,7 +9,8 @@ from fastapi import FastAPI
 
 from tiegraph import __version__
 from tiegraph.api.errors import install_error_handlers
-from tiegraph.api.routes import ops, people
+from tiegraph.api.monitoring import OpsSampler, install_monitoring
+from tiegraph.api.routes import ops, opspage, people
 from tiegraph.deployment import connect_graph
 from tiegraph.settings import Settings
 
@@ -20,9 +21,11 @@ def create_app(settings: Settings) -> FastAPI:
         graph = connect_graph(settings)
         app.state.graph = graph
         app.state.settings = settings
+        app.state.ops_sampler = OpsSampler(settings, graph).start()  # ops page history and gauges
         try:
             yield
         finally:
+            await app.state.ops_sampler.stop()
             await graph.close()
 
     app = FastAPI(
@@ -34,4 +37,6 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(people.router)
     app.include_router(ops.router)
+    app.include_router(opspage.router)
+    install_monitoring(app)  # GET /metrics, request latency per endpoint
     return app

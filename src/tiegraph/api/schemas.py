@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -101,10 +103,23 @@ class PartitionLagView(BaseModel):
     lag: int
 
 
+class StageFreshness(BaseModel):
+    topic: str
+    lag: int
+    oldest_waiting_s: float = Field(description="age of the oldest record the stage has not processed; 0 = caught up")
+
+
 class Lag(BaseModel):
     total_lag: int
     topics: dict[str, int]
     partitions: list[PartitionLagView]
+    stages: dict[str, StageFreshness] = Field(default_factory=dict)
+    graph: dict[str, Any] = Field(
+        default_factory=dict,
+        description="newest_origin_ms/_age_s: the newest record that reached the graph; delay_p50_s/p99_s: "
+        "event-to-graph delay of recent ties; heartbeat_age_s, workers_alive",
+    )
+    at: float = 0.0
 
 
 class Health(BaseModel):

@@ -152,6 +152,7 @@ class Interaction:
     a_name: str = ""
     b_name: str = ""
     thread: str = ""  # the conversation topic, for turn taking
+    origin_ms: int = 0  # Kafka timestamp of the source record (when it entered tiegraph); 0 = unknown
 
     @property
     def pair(self) -> tuple[str, str]:

@@ -58,6 +58,8 @@ class Tie:
     # answers that left the retained turns: "ab" -> [seconds a took in total, times a answered b]
     settled_replies: dict[str, list[float]] = field(default_factory=dict)
     stored_replies: dict[str, list[float]] = field(default_factory=dict)  # as read back from the graph
+    # newest origin (ms) of the interactions applied: how fresh this state is, for ops
+    origin_ms: int = 0
 
     @classmethod
     def for_pair(cls, tenant: str, x: str, y: str) -> Tie:
@@ -123,6 +125,7 @@ class Tie:
             "awaiting_a_at": a_since,
             "awaiting_b": owed_by_b,
             "awaiting_b_at": b_since,
+            "origin_ms": self.origin_ms,
         }
 
     @classmethod
@@ -145,6 +148,7 @@ class Tie:
             applied=set(data.get("applied") or ()),
             conversations=dict(data.get("conversations") or {}),
             settled_replies=dict(data.get("settled_replies") or {}),
+            origin_ms=int(data.get("origin_ms") or 0),
         )
 
 
@@ -154,6 +158,7 @@ def apply_interaction(tie: Tie, interaction: Interaction, model: TieModel) -> bo
     if effect in tie.applied:
         return False
     tie.applied.add(effect)
+    tie.origin_ms = max(tie.origin_ms, interaction.origin_ms)
     at = interaction.at
     if at > tie.ref_at:
         elapsed = at - tie.ref_at

@@ -111,3 +111,35 @@ MATCH (a:Person)-[k:KNOWS {tenant: $tenant}]->(b:Person)
 RETURN a.email AS a, b.email AS b, properties(k) AS tie
 ORDER BY a, b
 """
+
+# -- operations (ops page, lag and readiness) ---------------------------------------------------
+
+# One node per worker process, rewritten every few seconds; heartbeats older than a day are
+# dropped here so restarted workers do not pile up.
+WRITE_WORKER_STATUS = """
+MERGE (w:WorkerStatus {id: $status.id})
+SET w += $status
+WITH w
+MATCH (old:WorkerStatus {app_id: w.app_id}) WHERE old.heartbeat_at < $status.heartbeat_at - 86400
+DELETE old
+"""
+
+WORKER_STATUSES = """
+MATCH (w:WorkerStatus {app_id: $app_id})
+RETURN properties(w) AS status
+ORDER BY w.heartbeat_at DESC
+"""
+
+# Mailbox nodes belong to the connector registry; ops only reads them (across tenants: operators).
+MAILBOXES = """
+MATCH (m:Mailbox)
+RETURN m.tenant AS tenant, m.id AS id, m.provider AS provider, m.owner AS owner, m.state AS state,
+       m.state_since AS state_since, m.last_success_at AS last_success_at, m.last_error AS last_error,
+       coalesce(m.messages, 0) AS messages, coalesce(m.events, 0) AS events
+ORDER BY tenant, owner, id
+"""
+
+PUT_MAILBOX = """
+MERGE (m:Mailbox {tenant: $mailbox.tenant, id: $mailbox.id})
+SET m += $mailbox
+"""

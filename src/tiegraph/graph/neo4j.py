@@ -163,6 +163,14 @@ class GraphStore:
         if rows:
             await self._write(cypher.WRITE_COUNTERS, rows=list(rows))
 
+    async def write_worker_status(self, status: dict[str, Any]) -> None:
+        """A worker's heartbeat and freshness (streams/metrics.py `Freshness.status`)."""
+        await self._write(cypher.WRITE_WORKER_STATUS, status=status)
+
+    async def put_mailbox(self, mailbox: dict[str, Any]) -> None:
+        """Create or update a (:Mailbox) node; the connector registry's own writes take precedence."""
+        await self._write(cypher.PUT_MAILBOX, mailbox=mailbox)
+
     async def create_tenant(self, name: str, domains: Sequence[str]) -> tuple[TenantInfo, str]:
         """Create the tenant (or update its domains) and issue a new API key for it."""
         key = "tg_" + secrets.token_urlsafe(32)
@@ -223,6 +231,14 @@ class GraphStore:
         """Every tie of a tenant as stored ({"a", "b", "tie": properties}), ordered by pair: lets a
         run be compared with another run of the same input."""
         return await self._read(cypher.TENANT_TIES, tenant=tenant)
+
+    async def worker_statuses(self, app_id: str) -> list[dict[str, Any]]:
+        """Every worker heartbeat of the consumer group `app_id`, newest first."""
+        return [r["status"] for r in await self._read(cypher.WORKER_STATUSES, app_id=app_id)]
+
+    async def mailboxes(self) -> list[dict[str, Any]]:
+        """Every connected mailbox of every tenant with its sync state (for operators)."""
+        return await self._read(cypher.MAILBOXES)
 
     async def stats(self, tenant: str) -> dict[str, int]:
         rows = await self._read(cypher.STATS, tenant=tenant)

@@ -16,6 +16,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar, cast
 
 import faust
@@ -37,6 +38,7 @@ from tiegraph.core.ties import apply_interactions
 from tiegraph.errors import GraphUnavailable, StreamUnavailable
 from tiegraph.graph.neo4j import GraphStore, tie_row
 from tiegraph.settings import Settings
+from tiegraph.streams import metrics
 from tiegraph.streams import topics as t
 from tiegraph.streams.delivery import BatchDelivery, GuardedApp, SendFailures, make_current
 from tiegraph.streams.lag import read_lag
@@ -149,8 +151,12 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     failures = SendFailures()
     app.sensors.add(failures)
 
-    def stream_batches(stream: StreamT[bytes]) -> AsyncIterator[Sequence[EventT[bytes]]]:
-        return batches(stream).take_events(settings.stream_batch_size, within=settings.stream_batch_seconds)
+    async def stream_batches(stream: StreamT[bytes], stage: str) -> AsyncIterator[Sequence[EventT[bytes]]]:
+        async for batch in batches(stream).take_events(
+            settings.stream_batch_size, within=settings.stream_batch_seconds
+        ):
+            metrics.count_processed(stage, len(batch))
+            yield batch
 
     async def send(delivery: BatchDelivery, topic_: faust.TopicT, key: bytes | None, value: dict[str, Any]) -> None:
         delivery.add(await topic_.send(key=key, value=t.encode(value)))
@@ -160,6 +166,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             await send(delivery, counters, key, row)
 
     async def dead_letter(delivery: BatchDelivery, event: EventT[bytes], stage: str, reason: str) -> None:
+        metrics.count_rejected(stage)
         letter = DeadLetter(
             tenant=tenant_of_key(event.key),
             stage=stage,
@@ -178,10 +185,12 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             await dead_letter(delivery, event, stage, f"undecodable record: {exc}")
             return None
 
-    async def send_interactions(delivery: BatchDelivery, found: list[Interaction]) -> None:
+    async def send_interactions(delivery: BatchDelivery, found: list[Interaction], source: EventT[bytes]) -> None:
+        """Send interactions stamped with when their source record entered Kafka (freshness)."""
+        origin_ms = int(source.message.timestamp * 1000)
         for interaction in found:
             key = t.pair_key(interaction.tenant, interaction.a, interaction.b)
-            await send(delivery, interactions, key, interaction.to_dict())
+            await send(delivery, interactions, key, replace(interaction, origin_ms=origin_ms).to_dict())
 
     # Each stage records its state (seen messages, meetings, ties) only after the batch's outputs
     # are in Kafka: a crash in between makes the replay produce them again (downstream is
@@ -190,7 +199,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     @app.agent(mail_messages)
     async def derive(stream: StreamT[bytes]) -> AsyncIterator[int]:
         """New messages -> interactions; copies already seen are dropped."""
-        async for batch in stream_batches(stream):
+        async for batch in stream_batches(stream, "derive"):
             delivery, derived = BatchDelivery(app, failures), 0
             new: dict[str, EventT[bytes]] = {}
             noted: list[tuple[EventT[bytes], str, str]] = []  # (event, tenant, dedupe key)
@@ -203,7 +212,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 if dedupe not in new and not seen_messages[dedupe]:
                     new[dedupe] = event
                     found = derive_interactions(message, tenants.model(message.tenant))
-                    await send_interactions(delivery, found)
+                    await send_interactions(delivery, found, event)
                     derived += len(found)
                     for record in thread_records(message):
                         if record is not None:
@@ -224,7 +233,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     @app.agent(calendar_events)
     async def meet(stream: StreamT[bytes]) -> AsyncIterator[int]:
         """Meeting occurrences -> meeting interactions; updates and cancellations replace."""
-        async for batch in stream_batches(stream):
+        async for batch in stream_batches(stream, "meet"):
             delivery, derived = BatchDelivery(app, failures), 0
             planned: dict[str, tuple[EventT[bytes], dict[str, Any]]] = {}
             noted: list[tuple[EventT[bytes], str, bool]] = []  # (event, tenant, new meeting)
@@ -238,7 +247,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 if state is not None:
                     planned[key] = (event, {**state, "partition": event.message.partition})
                 noted.append((event, meeting.tenant, previous is None))
-                await send_interactions(delivery, found)
+                await send_interactions(delivery, found, event)
                 derived += len(found)
             await delivery.settle()
             for key, (event, state) in planned.items():
@@ -257,7 +266,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     async def aggregate(stream: StreamT[bytes]) -> AsyncIterator[int]:
         """Interactions -> the tie of their pair, and its new absolute state downstream (once per
         tie per batch)."""
-        async for batch in stream_batches(stream):
+        async for batch in stream_batches(stream, "aggregate"):
             delivery = BatchDelivery(app, failures)
             keyed: list[tuple[str, Interaction]] = []
             event_of: dict[str, EventT[bytes]] = {}  # a key's events all come from one partition
@@ -287,8 +296,8 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     async def credit_list_replies(stream: StreamT[bytes]) -> AsyncIterator[int]:
         """List replies sent only to the list -> a reply to the parent's author: a join on the
         parent's Message-ID, completed by whichever of parent and reply arrives second."""
-        async for batch in stream_batches(stream):
-            delivery, credited = BatchDelivery(app, failures), []
+        async for batch in stream_batches(stream, "list_replies"):
+            delivery, credited = BatchDelivery(app, failures), 0
             authors: dict[str, tuple[EventT[bytes], Authored]] = {}  # learned in this batch
             waiting: dict[str, tuple[EventT[bytes], list[dict[str, Any]]]] = {}  # new pending lists
             for event in batch:
@@ -312,10 +321,11 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                         waiting[key] = (event, [*links, record.to_dict()])
                     continue
                 model = tenants.model(parent.tenant)
-                credited += [
+                found = [
                     i for r in replies if isinstance(r, ReplyLink) if (i := credit_parent_author(r, parent, model))
                 ]
-            await send_interactions(delivery, credited)
+                await send_interactions(delivery, found, event)
+                credited += len(found)
             await delivery.settle()
             for key, (event, author) in authors.items():
                 make_current(event)
@@ -327,7 +337,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 elif key in pending_replies:
                     del pending_replies[key]
             await delivery.settle()
-            yield len(credited)
+            yield credited
 
     async def load_tenants() -> None:
         try:
@@ -345,19 +355,24 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             # A fixed order takes node locks in one order, so concurrent writers rarely deadlock.
             updates.sort(key=lambda u: (u["tenant"], u["a"], u["b"]))
             rows = [tie_row(u, tenants.domains(u["tenant"])) for u in updates]
-            await write_until_done(graph.write_ties, rows, watch.reset)
+            metrics.count_processed("write", len(batch))
+            with metrics.timed_graph_write("ties", len(rows)):
+                await write_until_done(graph.write_ties, rows, watch.reset)
+            freshness.ties_written(updates, time.time())  # event-to-graph delay, newest origin
             yield len(rows)
 
     @app.agent(counters)
     async def write_counters(stream: StreamT[bytes]) -> AsyncIterator[int]:
         async for batch in batches(stream).take_events(settings.graph_batch_size, within=settings.graph_batch_seconds):
             rows = latest_per_key(batch)
-            await write_until_done(graph.write_counters, rows, watch.reset)
+            metrics.count_processed("count", len(batch))
+            with metrics.timed_graph_write("counters", len(rows)):
+                await write_until_done(graph.write_counters, rows, watch.reset)
             yield len(rows)
 
     @app.agent(dead_letters)
     async def count_dead_letters(stream: StreamT[bytes]) -> AsyncIterator[None]:
-        async for batch in stream_batches(stream):
+        async for batch in stream_batches(stream, "dead_letters"):
             delivery, counts = BatchDelivery(app, failures), BatchCounts(app.consumer_generation_id)
             for event in batch:
                 key = (event.key or b"").decode("utf-8", "replace")
@@ -377,6 +392,18 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         await load_tenants()
 
     watch = StallWatch(settings.stall_seconds)
+    freshness = metrics.Freshness()
+
+    @app.task  # type: ignore[untyped-decorator]  # a loop, not a timer: the first beat is at start-up
+    async def heartbeat() -> None:
+        """Ops: this worker's heartbeat and freshness in Neo4j every 5 s, for /readyz and `tiegraph lag`."""
+        while True:
+            try:
+                await graph.write_worker_status(freshness.status(settings.app_id, time.time()))
+            except GraphUnavailable as exc:
+                log.warning("cannot write the worker heartbeat: %s", exc)
+            await asyncio.sleep(5.0)
+
     source_topics = names.all()
 
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
@@ -388,6 +415,8 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         except StreamUnavailable:
             watch.reset()
             return
+        metrics.record_lag(rows)  # ops: lag gauges from the same reading
+        metrics.record_lag(rows)
         stalled = watch.stalled(rows, owned, time.monotonic())
         if stalled:
             where = ", ".join(f"{r.topic}[{r.partition}] at {r.committed} (lag {r.lag})" for r in stalled)

@@ -21,8 +21,10 @@ from types import FrameType
 from faust import Worker
 
 from tiegraph.deployment import connect_graph, prepare
+from tiegraph.logs import setup_logging
 from tiegraph.settings import Settings
 from tiegraph.streams.app import create_app
+from tiegraph.streams.metrics import serve_metrics
 from tiegraph.streams.tenants import TenantDirectory
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,7 @@ def run_worker(settings: Settings, loglevel: str = "warn") -> int:
 
 def supervise(argv: list[str]) -> int:
     """Run `argv` and restart it with bounded backoff until SIGTERM or SIGINT; its exit code."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s supervisor %(levelname)s %(message)s")
+    setup_logging(logging.INFO)
     stopping = False
     child: subprocess.Popen[bytes] | None = None
 
@@ -85,19 +87,9 @@ def _wait(child: subprocess.Popen[bytes], stopping: Callable[[], bool]) -> int:
 def run_faust_worker(settings: Settings, loglevel: str) -> None:
     """Create topics and schema if needed, then run every agent until stopped (SIGTERM/SIGINT)."""
     asyncio.run(prepare(settings))
+    serve_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
     # A fresh driver: the async driver belongs to the event loop that used it; Faust runs its own loop.
     app = create_app(settings, connect_graph(settings), TenantDirectory())
-    QuietWorker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
-
-
-class QuietWorker(Worker):
-    """A Faust worker whose loggers really honour `loglevel`: mode's set-up leaves aiokafka's and
-    Faust's debug logging on, and formatting a debug record for every sent message cost ~6% of
-    the worker's time (py-spy)."""
-
-    def _setup_logging(self) -> None:
-        super()._setup_logging()
-        level = logging.getLevelName(str(self.loglevel).upper())
-        if isinstance(level, int):
-            for name in ("", "aiokafka", "faust", "mode", "neo4j"):
-                logging.getLogger(name).setLevel(level)
+    setup_logging(loglevel.upper() if loglevel.upper() != "WARN" else "WARNING")
+    # Our JSON/text setup (tiegraph/logs.py) instead of mode's own handlers.
+    Worker(app, loglevel=loglevel, quiet=True, override_logging=False).execute_from_commandline()

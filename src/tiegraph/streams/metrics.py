@@ -1,0 +1,140 @@
+"""The worker's Prometheus metrics and its freshness bookkeeping.
+
+streams/app.py calls these at clear points (one line each): records in and rejected per stage,
+graph write latency around `write_until_done`, event-to-graph delay of written ties, and lag per
+partition from the stall watchdog's reading. The worker serves them on
+TIEGRAPH_WORKER_METRICS_PORT (`/metrics`), and writes a `(:WorkerStatus)` heartbeat to Neo4j so
+the API and `tiegraph lag` can report freshness and readiness without talking to a worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from tiegraph.streams.lag import PartitionLag
+
+log = logging.getLogger(__name__)
+
+RECORDS_PROCESSED = Counter(
+    "tiegraph_records_processed_total", "Records a pipeline stage consumed and handled", ["stage"]
+)
+RECORDS_REJECTED = Counter(
+    "tiegraph_records_rejected_total", "Records a stage sent to the dead letters, by stage", ["stage"]
+)
+GRAPH_WRITE_SECONDS = Histogram(
+    "tiegraph_graph_write_seconds",
+    "Time to land one batch in Neo4j, retries included",
+    ["kind"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+GRAPH_ROWS_WRITTEN = Counter("tiegraph_graph_rows_written_total", "Rows written to Neo4j", ["kind"])
+EVENT_TO_GRAPH_SECONDS = Histogram(
+    "tiegraph_event_to_graph_seconds",
+    "Delay from a record entering Kafka to its tie being written to Neo4j",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600),
+)
+NEWEST_ORIGIN = Gauge(
+    "tiegraph_graph_newest_origin_timestamp_seconds", "Kafka time of the newest record whose tie reached the graph"
+)
+CONSUMER_LAG = Gauge(
+    "tiegraph_consumer_lag", "Records not yet committed by the pipeline's consumer group", ["topic", "partition"]
+)
+TOTAL_LAG = Gauge("tiegraph_consumer_lag_total", "Sum of tiegraph_consumer_lag over every topic and partition")
+
+RECENT_DELAYS = 2000  # delays kept for the p50/p99 in the heartbeat
+
+
+def serve_metrics(port: int, host: str = "127.0.0.1") -> None:
+    """Expose this process's metrics at http://HOST:PORT/metrics (port 0 = do not serve).
+
+    A port already taken (a second worker on this machine with the same setting) is logged and
+    the worker runs on without metrics: losing a scrape target must not stop the pipeline."""
+    if not port:
+        return
+    try:
+        start_http_server(port, addr=host)
+    except OSError as exc:
+        log.warning("worker metrics not served: port %d unavailable (%s); set TIEGRAPH_WORKER_METRICS_PORT", port, exc)
+
+
+def count_processed(stage: str, records: int = 1) -> None:
+    RECORDS_PROCESSED.labels(stage).inc(records)
+
+
+def count_rejected(stage: str) -> None:
+    RECORDS_REJECTED.labels(stage).inc()
+
+
+@contextmanager
+def timed_graph_write(kind: str, rows: int) -> Iterator[None]:
+    """Time one batch write (retries included: that is the latency the pipeline feels)."""
+    started = time.perf_counter()
+    yield
+    GRAPH_WRITE_SECONDS.labels(kind).observe(time.perf_counter() - started)
+    GRAPH_ROWS_WRITTEN.labels(kind).inc(rows)
+
+
+def record_lag(rows: Iterable[PartitionLag]) -> None:
+    """Lag gauges from a reading of the consumer group's offsets."""
+    total = 0
+    for row in rows:
+        CONSUMER_LAG.labels(row.topic, str(row.partition)).set(row.lag)
+        total += row.lag
+    TOTAL_LAG.set(total)
+
+
+def percentile(values: Iterable[float], q: float) -> float | None:
+    """The q-quantile (0..1) by nearest rank; None for no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    rank = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[rank]
+
+
+class Freshness:
+    """What reached the graph and how late: fed by the tie writer, read by the heartbeat."""
+
+    def __init__(self, worker_id: str | None = None, keep: int = RECENT_DELAYS) -> None:
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.newest_origin_ms = 0
+        self.last_written_at = 0.0
+        self.written = 0
+        self._delays: deque[float] = deque(maxlen=keep)
+
+    def ties_written(self, updates: Iterable[Mapping[str, Any]], now: float) -> None:
+        """Record a written batch: event-to-graph delay per tie that knows its origin."""
+        for update in updates:
+            origin_ms = int(update.get("origin_ms") or 0)
+            self.written += 1
+            if origin_ms <= 0:
+                continue
+            delay = max(now - origin_ms / 1000, 0.0)
+            self._delays.append(delay)
+            EVENT_TO_GRAPH_SECONDS.observe(delay)
+            self.newest_origin_ms = max(self.newest_origin_ms, origin_ms)
+        self.last_written_at = now
+        if self.newest_origin_ms:
+            NEWEST_ORIGIN.set(self.newest_origin_ms / 1000)
+
+    def status(self, app_id: str, now: float) -> dict[str, Any]:
+        """The (:WorkerStatus) properties for this worker's heartbeat."""
+        return {
+            "id": self.worker_id,
+            "app_id": app_id,
+            "heartbeat_at": now,
+            "last_origin_ms": self.newest_origin_ms,
+            "last_written_at": self.last_written_at,
+            "ties_written": self.written,
+            "delay_p50_s": percentile(self._delays, 0.5),
+            "delay_p99_s": percentile(self._delays, 0.99),
+        }

@@ -1,0 +1,168 @@
+"""Operations, the pure parts: freshness bookkeeping, lag and dead-letter summaries, the page's
+escaping, the bounded history, and JSON logs that carry tenant and mailbox."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import socket
+
+import pytest
+
+from tiegraph.api.monitoring import OpsHistory, sample_of
+from tiegraph.api.opspage import render_page
+from tiegraph.core.model import TieModel
+from tiegraph.core.records import Interaction
+from tiegraph.core.ties import Tie, apply_interaction
+from tiegraph.logs import log_context, setup_logging
+from tiegraph.operations import dead_letter_summary, format_lag_report, graph_freshness, stage_freshness
+from tiegraph.streams.lag import PartitionLag
+from tiegraph.streams.metrics import Freshness, percentile, serve_metrics
+
+NOW = 1_800_000_000.0
+
+
+def contact(source: str, origin_ms: int) -> Interaction:
+    return Interaction(tenant="t", a="ann", b="bob", kind="to", weight=1.0, at=NOW, source=source, origin_ms=origin_ms)
+
+
+def test_tie_update_carries_the_newest_origin_of_the_interactions_applied() -> None:
+    tie = Tie.for_pair("t", "ann", "bob")
+    apply_interaction(tie, contact("m2", 2_000), TieModel())
+    apply_interaction(tie, contact("m1", 1_000), TieModel())  # arrived late: older origin
+    assert tie.to_update()["origin_ms"] == 2_000
+    assert Tie.from_state(tie.to_state()).origin_ms == 2_000
+
+
+def test_a_replayed_interaction_does_not_move_the_origin() -> None:
+    tie = Tie.for_pair("t", "ann", "bob")
+    apply_interaction(tie, contact("m1", 1_000), TieModel())
+    assert not apply_interaction(tie, contact("m1", 9_000), TieModel())
+    assert tie.origin_ms == 1_000
+
+
+def test_interaction_wire_form_keeps_origin_and_reads_records_without_it() -> None:
+    interaction = contact("m1", 1_234)
+    assert Interaction.from_dict(interaction.to_dict()).origin_ms == 1_234
+    legacy = {k: v for k, v in interaction.to_dict().items() if k != "origin_ms"}
+    assert Interaction.from_dict(legacy).origin_ms == 0
+
+
+def test_freshness_measures_event_to_graph_delay_per_written_tie() -> None:
+    freshness = Freshness(worker_id="w1")
+    updates = [{"origin_ms": int((NOW - 4) * 1000)}, {"origin_ms": int((NOW - 2) * 1000)}, {"origin_ms": 0}]
+    freshness.ties_written(updates, NOW)
+    status = freshness.status("app", NOW + 1)
+    assert status["id"] == "w1" and status["app_id"] == "app"
+    assert status["last_origin_ms"] == int((NOW - 2) * 1000)
+    assert status["ties_written"] == 3  # the tie with no origin is written, just not timed
+    assert status["delay_p50_s"] in (2.0, 4.0) and status["delay_p99_s"] == 4.0
+    assert status["last_written_at"] == NOW and status["heartbeat_at"] == NOW + 1
+
+
+def test_percentile_by_nearest_rank() -> None:
+    assert percentile([], 0.5) is None
+    assert percentile([5.0], 0.99) == 5.0
+    assert percentile([float(i) for i in range(101)], 0.99) == 99.0
+
+
+def rows() -> list[PartitionLag]:
+    return [
+        PartitionLag("g", "p.mail.messages.v1", 0, 10, 15, 5),
+        PartitionLag("g", "p.mail.messages.v1", 1, 7, 7, 0),
+        PartitionLag("g", "p.interactions.v1", 0, 3, 3, 0),
+    ]
+
+
+def test_stage_freshness_is_the_wait_of_the_oldest_unprocessed_record() -> None:
+    stages = stage_freshness(rows(), {("p.mail.messages.v1", 0): int((NOW - 30) * 1000)}, "p.", NOW)
+    assert list(stages) == ["derive", "aggregate"]  # pipeline order
+    assert stages["derive"] == {"topic": "p.mail.messages.v1", "lag": 5, "oldest_waiting_s": 30.0}
+    assert stages["aggregate"] == {"topic": "p.interactions.v1", "lag": 0, "oldest_waiting_s": 0.0}
+
+
+def test_graph_freshness_from_heartbeats() -> None:
+    statuses = [
+        {"heartbeat_at": NOW - 3, "last_origin_ms": int((NOW - 60) * 1000), "delay_p50_s": 1.0, "delay_p99_s": 2.0},
+        {"heartbeat_at": NOW - 500, "last_origin_ms": int((NOW - 10) * 1000), "delay_p99_s": 99.0},
+    ]
+    graph = graph_freshness(statuses, NOW, max_age_s=30)
+    assert graph["newest_origin_age_s"] == 10.0  # a stopped worker's writes are still in the graph
+    assert graph["delay_p99_s"] == 2.0  # delays from the live worker
+    assert graph["heartbeat_age_s"] == 3.0 and graph["workers_alive"] == 1
+    assert graph_freshness([], NOW, 30) == {
+        "newest_origin_ms": None,
+        "newest_origin_age_s": None,
+        "delay_p50_s": None,
+        "delay_p99_s": None,
+        "heartbeat_age_s": None,
+        "workers_alive": 0,
+    }
+
+
+def test_dead_letter_summary_counts_reasons_and_keeps_the_newest() -> None:
+    letters = [{"stage": "import", "reason": "no headers"}] * 3 + [{"stage": "derive", "reason": "undecodable"}]
+    summary = dead_letter_summary(letters, latest=2)
+    assert summary["read"] == 4
+    assert summary["reasons"][0] == {"stage": "import", "reason": "no headers", "count": 3}
+    assert len(summary["latest"]) == 2
+
+
+def lag_doc() -> dict[str, object]:
+    return {
+        "at": NOW,
+        "total_lag": 5,
+        "topics": {},
+        "partitions": [],
+        "stages": {"derive": {"topic": "mail.messages.v1", "lag": 5, "oldest_waiting_s": 30.0}},
+        "graph": graph_freshness([], NOW, 30),
+    }
+
+
+def test_history_is_bounded_and_samples_are_compact() -> None:
+    history = OpsHistory(max_samples=3)
+    for i in range(5):
+        history.add({**sample_of(lag_doc()), "at": NOW + i})
+    samples = history.samples()
+    assert [s["at"] for s in samples] == [NOW + 2, NOW + 3, NOW + 4]
+    assert samples[0]["lag"] == {"derive": 5} and samples[0]["oldest_waiting_s"] == 30.0
+
+
+def test_lag_report_in_words_names_every_stage() -> None:
+    text = format_lag_report(lag_doc())
+    assert text.startswith("total lag: 5")
+    assert "derive" in text and "oldest waiting 30.0s" in text
+
+
+def test_ops_page_escapes_what_mailboxes_and_dead_letters_say() -> None:
+    mailbox = {"tenant": "t", "id": "m1", "owner": "<b>x</b>", "provider": "imap", "state": "error"}
+    mailbox |= {"last_error": "<script>alert(1)</script>", "messages": 3, "events": 0}
+    letters = dead_letter_summary([{"stage": "import", "reason": "<img src=x>", "at_ms": NOW * 1000}])
+    page = render_page(lag_doc(), None, [mailbox], letters, None, NOW)
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+    assert "<img src=x>" not in page
+    assert 'id="lag-chart"' in page and "state-error" in page
+
+
+def test_json_logs_carry_tenant_and_mailbox() -> None:
+    out = io.StringIO()
+    setup_logging(logging.INFO, stream=out, json_lines=True)
+    try:
+        with log_context(tenant="acme", mailbox="ann@acme.com"):
+            logging.getLogger("tiegraph.test").info("synced %d messages", 3, extra={"provider": "imap"})
+        logging.getLogger("tiegraph.test").warning("outside")
+    finally:
+        logging.getLogger().handlers.clear()
+    first, second = (json.loads(line) for line in out.getvalue().splitlines())
+    assert first["message"] == "synced 3 messages" and first["level"] == "info"
+    assert (first["tenant"], first["mailbox"], first["provider"]) == ("acme", "ann@acme.com", "imap")
+    assert (second["tenant"], second["mailbox"]) == ("", "")
+
+
+def test_a_taken_metrics_port_does_not_stop_the_worker(caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        serve_metrics(taken.getsockname()[1])
+    assert "worker metrics not served" in caplog.text
