@@ -42,10 +42,18 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
+    # Mailbox credentials are encrypted at rest with this Fernet key (`tiegraph.ingest.secrets`);
+    # development generates one under HOME, production refuses to start without it.
+    secret_key: SecretStr = SecretStr("")
+    sync_poll_seconds: float = 30.0  # how long a following sync waits for IDLE/push before looking again
+    sync_lease_seconds: float = 120.0  # a runner that stops renewing loses its mailboxes after this
+
     @model_validator(mode="after")
     def _refuse_development_defaults(self) -> Settings:
         if self.environment == "production" and not self.neo4j_password.get_secret_value():
             raise ValueError("TIEGRAPH_NEO4J_PASSWORD must be set when TIEGRAPH_ENVIRONMENT=production")
+        if self.environment == "production" and not self.secret_key.get_secret_value():
+            raise ValueError("TIEGRAPH_SECRET_KEY must be set when TIEGRAPH_ENVIRONMENT=production")
         return self
 
     @property
