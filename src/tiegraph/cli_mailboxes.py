@@ -54,6 +54,7 @@ def add_imap(
     port: Annotated[int, typer.Option(help="993 with TLS, 143 without")] = 993,
     no_tls: Annotated[bool, typer.Option("--no-tls", help="plain IMAP (loopback and tests only)")] = False,
     folder: Annotated[list[str] | None, typer.Option(help="sync only these folders (repeat)")] = None,
+    batch_size: Annotated[int, typer.Option(help="messages per fetch and per saved cursor")] = 500,
 ) -> None:
     """An IMAP mailbox (header-only sync; spam, trash and drafts are skipped)."""
     from tiegraph.ingest.mailbox_setup import imap_entry, owner_address

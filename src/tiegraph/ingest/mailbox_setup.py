@@ -53,11 +53,22 @@ def json_file(path: Path, option: str) -> dict[str, Any]:
 
 
 def imap_entry(
-    *, owner: str, host: str, port: int, user: str, password_env: str, tls: bool, folders: list[str]
+    *,
+    owner: str,
+    host: str,
+    port: int,
+    user: str,
+    password_env: str,
+    tls: bool,
+    folders: list[str],
+    batch_size: int = 500,
 ) -> Entry:
     if not 0 < port < 65536:
         raise MailboxSetupError(f"--port {port}: not a TCP port")
+    if batch_size < 1:
+        raise MailboxSetupError(f"--batch-size {batch_size}: must be at least 1")
     config = {"owner": owner, "host": host, "port": port, "user": user, "tls": tls, "folders": folders}
+    config["batch_size"] = batch_size
     return config, {"password": env_secret(password_env, "--password-env")}
 
 

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import signal
 import socket
 import time
 import uuid
@@ -277,7 +278,10 @@ async def run_sync(settings: Settings, *, tenant: str | None, follow: bool) -> l
                 poll_seconds=settings.sync_poll_seconds,
             )
             if follow:
-                await runner.follow(tenant)
+                stop = asyncio.Event()
+                # SIGTERM (a service manager stopping us) ends the follow cleanly: leases are released.
+                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+                await runner.follow(tenant, stop)
                 return []
             return await runner.run_once(tenant)
     finally:
