@@ -89,8 +89,8 @@ class SyncRunner:
         """One pass over every mailbox (of `tenant`); those another runner holds are reported and left."""
         reports = []
         for mailbox in await self._registry.list(tenant):
-            if mailbox.state == "auth_failed":
-                reports.append(_report(mailbox, "auth_failed", mailbox.last_error))
+            if mailbox.state == "auth_failed" or _throttled(mailbox, self._clock()):
+                reports.append(_report(mailbox, mailbox.state, mailbox.last_error))
                 continue
             claimed = await self._claim(mailbox)
             if claimed is None:
@@ -131,6 +131,8 @@ class SyncRunner:
         connector: Connector | None = None
         failures = 0
         try:
+            if _throttled(mailbox, self._clock()):
+                await _sleep_unless(stop, (mailbox.retry_at or 0) - self._clock())
             while not stop.is_set():
                 claimed = await self._claim(mailbox)
                 if claimed is None:
@@ -252,6 +254,11 @@ class SyncRunner:
             mailbox.tenant, mailbox.id, runner=self._runner, state=state, error=str(exc), now=now, retry_at=retry_at
         )
         return _report(mailbox, state, str(exc))
+
+
+def _throttled(mailbox: Mailbox, now: float) -> bool:
+    """The provider asked us to wait and the time has not come (errors are retried when asked to)."""
+    return mailbox.state == "throttled" and (mailbox.retry_at or 0) > now
 
 
 def _report(mailbox: Mailbox, state: str, error: str) -> MailboxReport:
