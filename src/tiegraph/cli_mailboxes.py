@@ -207,4 +207,4 @@ def mailbox_doc(m: Any) -> dict[str, Any]:
     """A mailbox as JSON (the same fields GET /v1/mailboxes serves)."""
     from tiegraph.api.routes.mailboxes import MailboxOut
 
-    return MailboxOut.from_mailbox(m).model_dump()
+    return MailboxOut.from_mailbox(m).model_dump(mode="json")
