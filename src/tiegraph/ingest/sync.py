@@ -116,7 +116,12 @@ class SyncRunner:
         tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         try:
             while not stop.is_set():
-                for mailbox in await self._registry.list(tenant):
+                try:
+                    mailboxes = await self._registry.list(tenant)
+                except GraphUnavailable as exc:  # a Neo4j restart must not end a process meant to run for years
+                    log.warning("cannot read the mailbox registry (%s); trying again", exc)
+                    mailboxes = []
+                for mailbox in mailboxes:
                     key = (mailbox.tenant, mailbox.id)
                     running = key in tasks and not tasks[key].done()
                     if not running and mailbox.state != "auth_failed":
@@ -134,7 +139,13 @@ class SyncRunner:
             if _throttled(mailbox, self._clock()):
                 await _sleep_unless(stop, (mailbox.retry_at or 0) - self._clock())
             while not stop.is_set():
-                claimed = await self._claim(mailbox)
+                try:
+                    claimed = await self._claim(mailbox)
+                except GraphUnavailable as exc:
+                    failures += 1
+                    log.warning("%s/%s: cannot take the lease (%s)", mailbox.tenant, mailbox.id, exc)
+                    await _sleep_unless(stop, backoff_seconds(failures))
+                    continue
                 if claimed is None:
                     return  # another runner has it; the next scan looks again
                 try:
@@ -160,7 +171,8 @@ class SyncRunner:
         finally:
             if connector is not None:
                 await connector.close()
-            await self._registry.release(mailbox.tenant, mailbox.id, runner=self._runner)
+            with contextlib.suppress(GraphUnavailable):  # the lease then simply expires
+                await self._registry.release(mailbox.tenant, mailbox.id, runner=self._runner)
 
     # -- one pass ---------------------------------------------------------------------------------
 
