@@ -81,6 +81,17 @@ class Dovecot:
         with (self.base / "users").open("a") as users:
             users.write(f"{user}:{{PLAIN}}{password}::::::\n")
 
+    def start(self) -> None:
+        # Dovecot daemonizes; its children would hold a captured pipe open, so it writes to a file instead.
+        with (self.base / "start.log").open("ab") as start_log:
+            config = str(self.base / "dovecot.conf")
+            subprocess.run([str(DOVECOT), "-c", config], check=True, stdout=start_log, stderr=start_log)
+        _wait_listening(self, self.base)
+
+    def stop(self) -> None:
+        """Stop the server (its IMAP sessions end with it); the mail stays for the next start."""
+        _stop(self.base)
+
     def client(self, user: str, password: str) -> IMAPClient:
         client = IMAPClient(self.host, port=self.port, ssl=False, timeout=30)
         client.login(user, password)
@@ -139,15 +150,12 @@ def running_dovecot() -> Iterator[Dovecot]:
             mail_group=mail_group,
         )
     )
-    # Dovecot daemonizes; its children would hold a captured pipe open, so it writes to a file instead.
-    with (base / "start.log").open("wb") as start_log:
-        subprocess.run([str(DOVECOT), "-c", str(config)], check=True, stdout=start_log, stderr=start_log)
     server = Dovecot("127.0.0.1", port, base)
+    server.start()
     try:
-        _wait_listening(server, base)
         yield server
     finally:
-        _stop(base)
+        server.stop()
 
 
 def _wait_listening(server: Dovecot, base: Path) -> None:

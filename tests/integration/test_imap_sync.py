@@ -261,13 +261,9 @@ async def test_a_message_appended_while_following_reaches_the_api_within_10_seco
         await asyncio.sleep(1)  # the follower is in IDLE now (or about to be; then it syncs on entry)
 
         newcomer = "new.partner@example.com"
-        message = (
-            f"From: Kenneth Lay <{LAY}>\r\nTo: {newcomer}\r\nSubject: lunch next week\r\n"
-            f"Date: {format_datetime(datetime.now(UTC))}\r\nMessage-ID: <live-1@enron.com>\r\n\r\nbody\r\n"
-        ).encode()
         client = dovecot.client("live", PASSWORD)
         try:
-            client.append("INBOX", message)
+            client.append("INBOX", _new_message(newcomer))
         finally:
             client.logout()
         appended = time.monotonic()
@@ -282,3 +278,55 @@ async def test_a_message_appended_while_following_reaches_the_api_within_10_seco
         _, errors = follower.communicate(timeout=30)
     assert follower.returncode == 0, errors.decode()
     assert (await _mailbox(graph, "lay-live")).lease_owner is None  # released on SIGTERM
+
+
+async def test_a_following_sync_survives_a_server_restart_and_says_so_meanwhile(
+    stack: Stack, api: httpx.AsyncClient, graph: GraphStore, dovecot: Dovecot
+) -> None:
+    _load_user(dovecot, "restart", {"INBOX": "family"})
+    key = stack.create_tenant("lay-restart", "enron.com")
+    _add_imap(stack, dovecot, "lay-restart", "restart", PASSWORD)
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "tiegraph", "sync", "--tenant", "lay-restart", "--follow"],
+        env=stack.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        await _wait_for_state(graph, "lay-restart", "live", follower)
+        dovecot.stop()  # the IDLE connection breaks; reconnecting fails until the server is back
+        down = await _wait_for_state(graph, "lay-restart", "error", follower)
+        assert "IMAP server" in down.last_error and down.retry_at
+        dovecot.start()
+
+        newcomer = "after.restart@example.com"
+        client = dovecot.client("restart", PASSWORD)
+        try:
+            client.append("INBOX", _new_message(newcomer))
+        finally:
+            client.logout()
+        auth, deadline = {"Authorization": f"Bearer {key}"}, time.monotonic() + 120
+        while (await api.get(f"/v1/ties/{LAY}/{newcomer}", headers=auth)).status_code != 200:
+            assert time.monotonic() < deadline and follower.poll() is None, "the follower did not recover"
+            await asyncio.sleep(0.5)
+        recovered = await _wait_for_state(graph, "lay-restart", "live", follower)
+        assert recovered.last_error == ""
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        _, errors = follower.communicate(timeout=30)
+    assert follower.returncode == 0, errors.decode()
+
+
+async def _wait_for_state(graph: GraphStore, tenant: str, state: str, follower: subprocess.Popen[bytes]) -> Mailbox:
+    deadline = time.monotonic() + 120
+    while (mailbox := await _mailbox(graph, tenant)).state != state:
+        assert follower.poll() is None and time.monotonic() < deadline, f"never {state}: {mailbox}"
+        await asyncio.sleep(0.2)
+    return mailbox
+
+
+def _new_message(recipient: str) -> bytes:
+    return (
+        f"From: Kenneth Lay <{LAY}>\r\nTo: {recipient}\r\nSubject: lunch next week\r\n"
+        f"Date: {format_datetime(datetime.now(UTC))}\r\nMessage-ID: <{recipient}@enron.com>\r\n\r\nbody\r\n"
+    ).encode()
