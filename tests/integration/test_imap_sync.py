@@ -133,6 +133,7 @@ async def test_imap_sync_gives_the_same_graph_as_the_file_import(
     mailbox = await _mailbox(graph, "lay-imap")
     assert mailbox.state == "live" and mailbox.last_error == "" and mailbox.last_success_at
     assert set(mailbox.cursor["folders"]) == {*FOLDERS, "INBOX"}  # Junk, Trash, Drafts never read
+    assert all(f["highestmodseq"] is not None for f in mailbox.cursor["folders"].values())  # CONDSTORE on
     assert mailbox.messages == sum(len(_files(Path(p))) for p in lay_imap["paths"])
 
     response = await api.get("/v1/mailboxes", headers={"Authorization": f"Bearer {key}"})
