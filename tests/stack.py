@@ -36,11 +36,13 @@ class Stack:
     settings: Settings
     env: dict[str, str]
 
-    def cli(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        """Run the real `tiegraph` command line against the test stack."""
+    def cli(
+        self, *args: str, check: bool = True, timeout: float = 300, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the real `tiegraph` command line against the test stack (`env`: extra variables)."""
         result = subprocess.run(
             [sys.executable, "-m", "tiegraph", *args],
-            env=self.env,
+            env={**self.env, **(env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from tiegraph.cli_mailboxes import mailboxes_app, sync
 from tiegraph.deployment import connect_graph, prepare
 from tiegraph.errors import TiegraphError
 from tiegraph.logs import log_context, setup_logging
@@ -20,6 +21,8 @@ services_app = typer.Typer(help="Local Kafka (KRaft) and Neo4j 5, without Docker
 tenants_app = typer.Typer(help="Tenants and their API keys.", no_args_is_help=True)
 app.add_typer(services_app, name="services")
 app.add_typer(tenants_app, name="tenants")
+app.add_typer(mailboxes_app, name="mailboxes")
+app.command()(sync)
 
 
 def _fail(message: str) -> typer.Exit:

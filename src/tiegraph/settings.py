@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     heartbeat_max_age_s: float = 30.0  # /readyz fails when no worker heartbeat is more recent
     ops_token: SecretStr = SecretStr("")  # the ops page's operator token; empty = open (development only)
     ops_sample_seconds: float = 10.0  # lag/freshness history sampling for the ops page (kept: 1 hour)
+    # Mailbox credentials are encrypted at rest with this Fernet key (`tiegraph.ingest.secrets`);
+    # development generates one under HOME, production refuses to start without it.
+    secret_key: SecretStr = SecretStr("")
+    sync_poll_seconds: float = 30.0  # how long a following sync waits for IDLE/push before looking again
+    sync_lease_seconds: float = 120.0  # a runner that stops renewing loses its mailboxes after this
 
     @model_validator(mode="after")
     def _refuse_development_defaults(self) -> Settings:
@@ -61,6 +66,8 @@ class Settings(BaseSettings):
             raise ValueError("TIEGRAPH_NEO4J_PASSWORD must be set when TIEGRAPH_ENVIRONMENT=production")
         if self.environment == "production" and not self.ops_token.get_secret_value():
             raise ValueError("TIEGRAPH_OPS_TOKEN must be set when TIEGRAPH_ENVIRONMENT=production")
+        if self.environment == "production" and not self.secret_key.get_secret_value():
+            raise ValueError("TIEGRAPH_SECRET_KEY must be set when TIEGRAPH_ENVIRONMENT=production")
         return self
 
     @property

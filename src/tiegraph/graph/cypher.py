@@ -6,6 +6,7 @@ SCHEMA = [
     "CREATE CONSTRAINT tenant_name IF NOT EXISTS FOR (t:Tenant) REQUIRE t.name IS UNIQUE",
     "CREATE CONSTRAINT api_key_hash IF NOT EXISTS FOR (k:ApiKey) REQUIRE k.hash IS UNIQUE",
     "CREATE CONSTRAINT counter_key IF NOT EXISTS FOR (c:Counter) REQUIRE (c.tenant, c.name, c.partition) IS UNIQUE",
+    "CREATE CONSTRAINT mailbox_key IF NOT EXISTS FOR (m:Mailbox) REQUIRE (m.tenant, m.id) IS UNIQUE",
     "CREATE INDEX person_tenant IF NOT EXISTS FOR (p:Person) ON (p.tenant)",
     "CREATE INDEX organization_tenant IF NOT EXISTS FOR (o:Organization) ON (o.tenant)",
     "CREATE INDEX knows_tenant IF NOT EXISTS FOR ()-[k:KNOWS]-() ON (k.tenant)",
@@ -131,7 +132,7 @@ ORDER BY w.heartbeat_at DESC
 """
 
 # Mailbox nodes belong to the connector registry; ops only reads them (across tenants: operators).
-MAILBOXES = """
+MAILBOX_STATES = """
 MATCH (m:Mailbox)
 RETURN m.tenant AS tenant, m.id AS id, m.provider AS provider, m.owner AS owner, m.state AS state,
        m.state_since AS state_since, m.last_success_at AS last_success_at, m.last_error AS last_error,
@@ -142,4 +143,86 @@ ORDER BY tenant, owner, id
 PUT_MAILBOX = """
 MERGE (m:Mailbox {tenant: $mailbox.tenant, id: $mailbox.id})
 SET m += $mailbox
+"""
+
+# -- the mailbox registry (graph/mailboxes.py) ---------------------------------------------------
+# Properties read by the ops page: tenant, id, provider, owner, state, state_since, last_success_at,
+# last_error, messages, events, config, secret (encrypted), cursor, created_at. A runner holds a
+# mailbox through lease_owner/lease_until; every progress write checks the lease, so a runner that
+# lost its mailbox to another can never move the cursor.
+
+_MAILBOX_PUBLIC = """m {.tenant, .id, .provider, .owner, .state, .state_since, .last_success_at, .last_error,
+   .messages, .events, .config, .cursor, .created_at, .retry_at, .lease_owner, .lease_until}"""
+
+ADD_MAILBOX = (
+    """
+MATCH (t:Tenant {name: $tenant})
+MERGE (m:Mailbox {tenant: $tenant, id: $id})
+  ON CREATE SET m.created_at = $now, m.messages = 0, m.events = 0, m.cursor = '{}', m.last_success_at = null
+SET m.provider = $provider, m.owner = $owner, m.config = $config, m.secret = $secret,
+    m.state = 'pending', m.state_since = $now, m.last_error = '', m.retry_at = null
+RETURN """
+    + _MAILBOX_PUBLIC
+    + " AS mailbox"
+)
+
+MAILBOXES = (
+    """
+MATCH (m:Mailbox)
+WHERE $tenant IS NULL OR m.tenant = $tenant
+RETURN """
+    + _MAILBOX_PUBLIC
+    + """ AS mailbox
+ORDER BY m.tenant, m.id
+"""
+)
+
+REMOVE_MAILBOX = """
+MATCH (m:Mailbox {tenant: $tenant, id: $id})
+DETACH DELETE m
+RETURN count(*) AS removed
+"""
+
+# Take (or renew) the lease when it is free, expired, or already ours; returns the sealed secret too.
+CLAIM_MAILBOX = (
+    """
+MATCH (m:Mailbox {tenant: $tenant, id: $id})
+WHERE m.lease_until IS NULL OR m.lease_until < $now OR m.lease_owner = $runner
+SET m.lease_owner = $runner, m.lease_until = $now + $lease_seconds
+RETURN """
+    + _MAILBOX_PUBLIC
+    + " AS mailbox, m.secret AS secret"
+)
+
+RELEASE_MAILBOX = """
+MATCH (m:Mailbox {tenant: $tenant, id: $id})
+WHERE m.lease_owner = $runner
+SET m.lease_owner = null, m.lease_until = null
+"""
+
+# After Kafka acknowledged the batch: cursor, counts and state in one write, only under our lease.
+SAVE_MAILBOX_PROGRESS = """
+MATCH (m:Mailbox {tenant: $tenant, id: $id})
+WHERE m.lease_owner = $runner
+SET m.cursor = $cursor,
+    m.messages = coalesce(m.messages, 0) + $messages,
+    m.events = coalesce(m.events, 0) + $events,
+    m.state_since = CASE WHEN m.state = $state THEN m.state_since ELSE $now END,
+    m.state = $state,
+    m.last_error = '',
+    m.retry_at = null,
+    m.last_success_at = CASE WHEN $success THEN $now ELSE m.last_success_at END,
+    m.lease_until = $now + $lease_seconds
+RETURN count(*) AS saved
+"""
+
+SET_MAILBOX_STATE = """
+MATCH (m:Mailbox {tenant: $tenant, id: $id})
+WHERE m.lease_owner = $runner
+SET m.state_since = CASE WHEN m.state = $state THEN m.state_since ELSE $now END,
+    m.state = $state,
+    m.last_error = $error,
+    m.retry_at = $retry_at,
+    m.cursor = coalesce($cursor, m.cursor)
+RETURN count(*) AS saved
 """

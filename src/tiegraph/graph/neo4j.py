@@ -238,7 +238,7 @@ class GraphStore:
 
     async def mailboxes(self) -> list[dict[str, Any]]:
         """Every connected mailbox of every tenant with its sync state (for operators)."""
-        return await self._read(cypher.MAILBOXES)
+        return await self._read(cypher.MAILBOX_STATES)
 
     async def stats(self, tenant: str) -> dict[str, int]:
         rows = await self._read(cypher.STATS, tenant=tenant)

@@ -1,27 +1,23 @@
 """Runs a source into Kafka: read -> parse -> produce, with rejects sent to the dead-letter topic.
 
-Production is acknowledged by Kafka (acks=all, idempotent producer) before a run reports success.
+Production is acknowledged by Kafka (acks=all, idempotent producer, `ingest/producer.py`) before a run
+reports success.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
-
-from tiegraph.core.records import DeadLetter
-from tiegraph.errors import StreamUnavailable
 from tiegraph.ingest.files import RawItem, iter_path
 from tiegraph.ingest.headers import MalformedMessage, parse_message
 from tiegraph.ingest.ics import MalformedCalendar, parse_calendar
+from tiegraph.ingest.producer import RecordProducer
 from tiegraph.streams import topics as t
 
-_IN_FLIGHT = 2000  # sends awaited together: bounds memory, keeps the producer's batches full
+_PROGRESS_EVERY = 2000
 
 
 @dataclass
@@ -61,19 +57,7 @@ async def import_items(
 ) -> ImportSummary:
     """Parse each item and produce it (messages, meeting occurrences); rejects go to the dead letters."""
     summary = ImportSummary()
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20, max_batch_size=262144
-    )
-    try:
-        await producer.start()
-    except KafkaError as exc:
-        raise StreamUnavailable(f"Kafka unreachable at {bootstrap}: {exc}") from exc
-    pending: list[asyncio.Future[object]] = []
-
-    async def send(topic: str, key: bytes, value: dict[str, object]) -> None:
-        pending.append(await producer.send(names[topic], key=key, value=t.encode(value)))
-
-    try:
+    async with RecordProducer(bootstrap, names) as producer:
         for item in items:
             summary.read += 1
             try:
@@ -82,28 +66,20 @@ async def import_items(
                 if item.kind == "calendar":
                     events = parse_calendar(item.header, tenant=tenant, calendar=owner, source_id=item.source_id)
                     for event in events:
-                        await send(t.CALENDAR_EVENTS, t.meeting_key(tenant, event.key), event.to_dict())
+                        await producer.send_event(event)
                     summary.calendars += 1
                 else:
                     message = parse_message(
                         item.header, tenant=tenant, mailbox=owner, folder=item.folder, source_id=item.source_id
                     )
-                    await send(t.MAIL_MESSAGES, t.message_key(tenant, message.dedupe_key), message.to_dict())
+                    await producer.send_message(message)
                     summary.produced += 1
             except (MalformedMessage, MalformedCalendar) as exc:
                 summary.reject(item.source_id, str(exc))
-                letter = DeadLetter(tenant=tenant, stage="import", source=item.source_id, reason=str(exc))
-                await send(t.DEAD_LETTERS, f"{tenant}|{item.source_id}".encode(), letter.to_dict())
-            if len(pending) >= _IN_FLIGHT:
-                await asyncio.gather(*pending)
-                pending.clear()
-                if progress:
-                    progress(summary)
-        await asyncio.gather(*pending)
-    except KafkaError as exc:
-        raise StreamUnavailable(f"producing to Kafka failed: {exc}") from exc
-    finally:
-        await producer.stop()
+                await producer.send_dead_letter(tenant, "import", item.source_id, str(exc))
+            if progress and summary.read % _PROGRESS_EVERY == 0:
+                progress(summary)
+        await producer.flush()
     if progress:
         progress(summary)
     return summary
