@@ -62,12 +62,16 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_development_defaults(self) -> Settings:
-        if self.environment == "production" and not self.neo4j_password.get_secret_value():
-            raise ValueError("TIEGRAPH_NEO4J_PASSWORD must be set when TIEGRAPH_ENVIRONMENT=production")
-        if self.environment == "production" and not self.ops_token.get_secret_value():
-            raise ValueError("TIEGRAPH_OPS_TOKEN must be set when TIEGRAPH_ENVIRONMENT=production")
-        if self.environment == "production" and not self.secret_key.get_secret_value():
-            raise ValueError("TIEGRAPH_SECRET_KEY must be set when TIEGRAPH_ENVIRONMENT=production")
+        if self.environment != "production":
+            return self
+        secrets = {
+            "TIEGRAPH_NEO4J_PASSWORD": self.neo4j_password,
+            "TIEGRAPH_OPS_TOKEN": self.ops_token,
+            "TIEGRAPH_SECRET_KEY": self.secret_key,
+        }
+        missing = [name for name, value in secrets.items() if not value.get_secret_value()]
+        if missing:  # all of them at once: one failed start per missing secret would be tedious
+            raise ValueError(f"{', '.join(missing)} must be set when TIEGRAPH_ENVIRONMENT=production")
         return self
 
     @property
