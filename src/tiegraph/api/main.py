@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from tiegraph import __version__
 from tiegraph.api.errors import install_error_handlers
-from tiegraph.api.routes import ops, people
+from tiegraph.api.routes import admin, network, ops, people
 from tiegraph.deployment import connect_graph
 from tiegraph.settings import Settings
 
@@ -34,4 +34,6 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(people.router)
     app.include_router(ops.router)
+    app.include_router(network.router)
+    app.include_router(admin.router)
     return app

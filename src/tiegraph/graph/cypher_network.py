@@ -1,0 +1,146 @@
+"""Cypher for the network reads (who knows, paths, coverage, going cold) and for erasure,
+blocklists and API keys. Parameterised and filtered by tenant, always."""
+
+SCHEMA = [
+    "CREATE CONSTRAINT blocked_key IF NOT EXISTS FOR (b:Blocked) REQUIRE (b.tenant, b.value) IS UNIQUE",
+]
+
+# A tie's exact strength at $now under the tenant's model ($fs fast share, $hf / $hs half-lives in
+# seconds, $sat saturation, $cap one-way cap): the same formula as core/ties.py score_tie, so the
+# database can rank a person's ties and keep the strongest without shipping all of them.
+_STRENGTH = """
+  WITH *, CASE WHEN $now > k.ref_at THEN $now - k.ref_at ELSE 0.0 END AS dt
+  WITH *, $fs * k.fast_ab * 2.0 ^ (-dt / $hf) + (1 - $fs) * k.slow_ab * 2.0 ^ (-dt / $hs) AS i_ab,
+          $fs * k.fast_ba * 2.0 ^ (-dt / $hf) + (1 - $fs) * k.slow_ba * 2.0 ^ (-dt / $hs) AS i_ba
+  WITH *, i_ab + i_ba AS total, CASE WHEN i_ab < i_ba THEN i_ab ELSE i_ba END AS low
+  WITH *, CASE WHEN total <= 0 THEN 0.0
+          ELSE (1 - exp(-total / $sat)) * ($cap + (1 - $cap) * sqrt(2 * low / total)) END AS s
+"""
+
+# The strongest `$fanout` ties of each of $emails (optionally only to our own people), as
+# (from, to, to is ours, the tie's decay components): the bounded neighbourhood for path search.
+NEIGHBOURS = (
+    """
+UNWIND $emails AS email
+MATCH (x:Person {tenant: $tenant, email: email})
+CALL (x) {
+  MATCH (x)-[k:KNOWS]-(y:Person)
+  WHERE NOT $internal_only OR y.internal
+"""
+    + _STRENGTH
+    + """
+  WHERE s >= $min_strength
+  ORDER BY s DESC LIMIT $fanout
+  RETURN y.email AS other, coalesce(y.internal, false) AS internal, s
+}
+RETURN x.email AS email, other, internal, s
+"""
+)
+
+# Ties among two bounded sets of people (the middle of a path from a named person).
+TIES_BETWEEN_SETS = (
+    """
+UNWIND $left AS email
+MATCH (x:Person {tenant: $tenant, email: email})-[k:KNOWS]-(y:Person)
+WHERE y.email IN $right
+"""
+    + _STRENGTH
+    + """
+RETURN x.email AS email, y.email AS other, coalesce(y.internal, false) AS internal, s
+"""
+)
+
+# Full properties of a list of ties, for explaining each hop of the chosen paths.
+TIES = """
+UNWIND $pairs AS pair
+MATCH (a:Person {tenant: $tenant, email: pair[0]})-[k:KNOWS]-(b:Person {tenant: $tenant, email: pair[1]})
+RETURN a.email AS a, b.email AS b, properties(k) AS tie, startNode(k) = a AS first_is_a
+"""
+
+PEOPLE = """
+UNWIND $emails AS email
+MATCH (p:Person {tenant: $tenant, email: email})
+OPTIONAL MATCH (p)-[:WORKS_AT]->(o:Organization)
+RETURN p.email AS email, coalesce(p.name, '') AS name, coalesce(p.internal, false) AS internal,
+       o.domain AS organization, COUNT { (p)-[:KNOWS]-() } AS ties
+"""
+
+ORGANIZATION_MEMBERS = """
+MATCH (:Organization {tenant: $tenant, domain: $domain})<-[:WORKS_AT]-(m:Person)
+RETURN m.email AS email, coalesce(m.name, '') AS name
+"""
+
+# Our people's ties into a target set (one person, or an organisation's members).
+OUR_TIES_TO = """
+UNWIND $targets AS target
+MATCH (t:Person {tenant: $tenant, email: target})-[k:KNOWS]-(p:Person)
+WHERE p.internal AND p <> t
+RETURN p.email AS email, coalesce(p.name, '') AS name, t.email AS target, coalesce(t.name, '') AS target_name,
+       properties(k) AS tie, startNode(k) = p AS person_is_a
+"""
+
+ORGANIZATION = """
+MATCH (o:Organization {tenant: $tenant, domain: $domain})
+RETURN o.domain AS domain, COUNT { (o)<-[:WORKS_AT]-() } AS members
+"""
+
+# Erasure: the person with every tie and affiliation; organisations left with nobody go after.
+ERASE_PERSON = """
+MATCH (p:Person {tenant: $tenant, email: $email})
+OPTIONAL MATCH (p)-[:WORKS_AT]->(o:Organization)
+WITH p, collect(o.domain) AS domains, COUNT { (p)-[:KNOWS]-() } AS ties
+DETACH DELETE p
+RETURN domains, ties
+"""
+
+DELETE_EMPTY_ORGANIZATIONS = """
+UNWIND $domains AS domain
+MATCH (o:Organization {tenant: $tenant, domain: domain})
+WHERE NOT (o)<-[:WORKS_AT]-()
+DELETE o
+"""
+
+# Every person of the tenant whose address is at the domain or one of its subdomains.
+PEOPLE_AT_DOMAIN = """
+MATCH (p:Person {tenant: $tenant})
+WHERE p.email ENDS WITH '@' + $domain OR p.email ENDS WITH '.' + $domain
+RETURN p.email AS email
+"""
+
+BLOCK = """
+MERGE (b:Blocked {tenant: $tenant, value: $value})
+  ON CREATE SET b.kind = $kind, b.created_at = $now
+RETURN b.value AS value, b.kind AS kind, b.created_at AS created_at
+"""
+
+UNBLOCK = """
+MATCH (b:Blocked {tenant: $tenant, value: $value})
+DELETE b
+RETURN count(*) AS removed
+"""
+
+BLOCKLIST = """
+MATCH (b:Blocked {tenant: $tenant})
+RETURN b.value AS value, b.kind AS kind, b.created_at AS created_at
+ORDER BY b.kind, b.value
+"""
+
+ALL_BLOCKLISTS = "MATCH (b:Blocked) RETURN b.tenant AS tenant, b.value AS value"
+
+ADD_KEY = """
+MATCH (t:Tenant {name: $name})
+CREATE (k:ApiKey {hash: $key_hash, tenant: $name, created_at: $now})
+RETURN substring(k.hash, 0, 12) AS id
+"""
+
+KEYS = """
+MATCH (k:ApiKey {tenant: $name})
+RETURN substring(k.hash, 0, 12) AS id, k.created_at AS created_at, k.revoked_at AS revoked_at
+ORDER BY k.created_at
+"""
+
+REVOKE_KEY = """
+MATCH (k:ApiKey {tenant: $name}) WHERE k.hash STARTS WITH $id AND k.revoked_at IS NULL
+SET k.revoked_at = $now
+RETURN count(k) AS revoked
+"""
