@@ -8,6 +8,7 @@ chosen hop is re-scored in Python from the stored tie (the same formula) with it
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -31,9 +32,10 @@ class Ask:
     now: float
 
 
-async def _beam(ask: Ask, targets: list[str], depth: int, ours: set[str]) -> list[Edge]:
+async def _beam(ask: Ask, targets: list[str], depth: int, ours: set[str], through_ours: bool) -> list[Edge]:
     """Ties around the targets out to `depth`, keeping the most promising people at each level.
-    Our own people are not expanded further: a path never passes through one (core/paths.py)."""
+    Unless `through_ours` (a named starting person), our own people are starting points and are
+    not expanded: a path never passes through one (core/paths.py)."""
     best = dict.fromkeys(targets, 1.0)
     frontier, edges = list(targets), []
     for _ in range(depth):
@@ -46,7 +48,7 @@ async def _beam(ask: Ask, targets: list[str], depth: int, ours: set[str]) -> lis
             if y not in best:
                 reached[y] = max(reached.get(y, 0.0), best[x] * s)
         best.update(reached)
-        candidates = [p for p in reached if p not in ours]
+        candidates = [p for p in reached if through_ours or p not in ours]
         frontier = sorted(candidates, key=lambda p: -reached[p])[:BEAM]
         if not frontier:
             break
@@ -56,7 +58,7 @@ async def _beam(ask: Ask, targets: list[str], depth: int, ours: set[str]) -> lis
 async def find_paths(ask: Ask, targets: list[str], source: str | None, k: int, max_hops: int) -> list[Path]:
     """The k strongest chains from our people (or `source`) to any of `targets`."""
     ours: set[str] = set()
-    edges = await _beam(ask, targets, max_hops - 1, ours)
+    edges = await _beam(ask, targets, max_hops - 1, ours, through_ours=source is not None)
     reached = {e[0] for e in edges} | {e[1] for e in edges} | set(targets)
     if source is not None:
         edges += await ask.graph.ties_between_sets(ask.tenant, [source], sorted(reached), ask.model, ask.now)
@@ -73,13 +75,13 @@ async def find_paths(ask: Ask, targets: list[str], source: str | None, k: int, m
 
 async def explain_paths(ask: Ask, paths: list[Path]) -> list[WarmPath]:
     """Each path with its people and each hop re-scored and explained from the stored tie."""
-    pairs = {(a, b) for p in paths for a, b in zip(p.people, p.people[1:], strict=False)}
+    pairs = {(a, b) for p in paths for a, b in itertools.pairwise(p.people)}
     ties = await ask.graph.ties_of_pairs(ask.tenant, pairs)
     people = await ask.graph.people(ask.tenant, {e for p in paths for e in p.people})
     views = []
     for path in paths:
         hops = []
-        for a, b in zip(path.people, path.people[1:], strict=False):
+        for a, b in itertools.pairwise(path.people):
             score, evidence = explain(ties[(a, b)], a, ask.now, ask.model)
             hops.append(Hop(a=a, b=b, strength=score.strength, band=score.band, evidence=evidence))
         strength = 1.0
