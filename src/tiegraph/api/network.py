@@ -21,6 +21,7 @@ from tiegraph.graph.network import Edge
 
 FANOUT = 25  # strongest ties followed per person
 BEAM = 300  # people kept per level, by the strength of their best chain to the target
+LEVEL_BUDGET = 2000  # ties kept per level: many targets (an organisation) each keep fewer
 CLOSING_FANOUT = 5  # ties to our own people looked up per person at the edge of the beam
 
 
@@ -32,14 +33,18 @@ class Ask:
     now: float
 
 
-async def _beam(ask: Ask, targets: list[str], depth: int, ours: set[str], through_ours: bool) -> list[Edge]:
+async def _beam(
+    ask: Ask, targets: list[str], depth: int, ours: set[str], through_ours: bool
+) -> tuple[list[Edge], list[str]]:
     """Ties around the targets out to `depth`, keeping the most promising people at each level.
     Unless `through_ours` (a named starting person), our own people are starting points and are
-    not expanded: a path never passes through one (core/paths.py)."""
+    not expanded: a path never passes through one (core/paths.py). Returns the ties and the
+    outermost level reached."""
     best = dict.fromkeys(targets, 1.0)
     frontier, edges = list(targets), []
     for _ in range(depth):
-        level = await ask.graph.strongest_neighbours(ask.tenant, frontier, ask.model, ask.now, FANOUT)
+        fanout = max(2, min(FANOUT, LEVEL_BUDGET // max(len(frontier), 1)))
+        level = await ask.graph.strongest_neighbours(ask.tenant, frontier, ask.model, ask.now, fanout)
         edges += level
         reached: dict[str, float] = {}
         for x, y, internal, s in level:
@@ -49,22 +54,24 @@ async def _beam(ask: Ask, targets: list[str], depth: int, ours: set[str], throug
                 reached[y] = max(reached.get(y, 0.0), best[x] * s)
         best.update(reached)
         candidates = [p for p in reached if through_ours or p not in ours]
-        frontier = sorted(candidates, key=lambda p: -reached[p])[:BEAM]
-        if not frontier:
+        if not candidates:
             break
-    return edges
+        frontier = sorted(candidates, key=lambda p: -reached[p])[:BEAM]
+    return edges, frontier
 
 
 async def find_paths(ask: Ask, targets: list[str], source: str | None, k: int, max_hops: int) -> list[Path]:
     """The k strongest chains from our people (or `source`) to any of `targets`."""
     ours: set[str] = set()
-    edges = await _beam(ask, targets, max_hops - 1, ours, through_ours=source is not None)
-    reached = {e[0] for e in edges} | {e[1] for e in edges} | set(targets)
+    edges, last = await _beam(ask, targets, max_hops - 1, ours, through_ours=source is not None)
     if source is not None:
+        reached = {e[0] for e in edges} | {e[1] for e in edges} | set(targets)
         edges += await ask.graph.ties_between_sets(ask.tenant, [source], sorted(reached), ask.model, ask.now)
         sources = {source}
     else:
-        outside = sorted(p for p in reached if p not in ours)
+        # Earlier levels already brought each person's strongest ties, ours among them; only the
+        # outermost level still needs its ties to our people.
+        outside = sorted(p for p in last if p not in ours)
         edges += await ask.graph.strongest_neighbours(
             ask.tenant, outside, ask.model, ask.now, CLOSING_FANOUT, internal_only=True
         )
@@ -92,37 +99,24 @@ async def explain_paths(ask: Ask, paths: list[Path]) -> list[WarmPath]:
     return views
 
 
-async def who_knows(ask: Ask, targets: list[str]) -> list[Knower]:
-    """Our people with a tie to any of the targets, strongest first."""
-    by_person: dict[str, list[Acquaintance]] = {}
-    names: dict[str, str] = {}
-    for row, tie in await ask.graph.our_ties_to(ask.tenant, targets):
+async def who_knows(ask: Ask, target: str, is_domain: bool, limit: int) -> list[Knower]:
+    """Our people with a tie to the target (a person or anyone at a domain), strongest first."""
+    knowers: dict[str, Knower] = {}
+    for row, tie in await ask.graph.who_knows(ask.tenant, target, is_domain, ask.model, ask.now, limit):
         score, evidence = explain(tie, row["email"], ask.now, ask.model)
-        names[row["email"]] = row["name"]
-        by_person.setdefault(row["email"], []).append(
-            Acquaintance(
-                email=row["target"],
-                name=row["target_name"],
-                strength=score.strength,
-                band=score.band,
-                evidence=evidence,
-            )
+        via = Acquaintance(
+            email=row["target"], name=row["target_name"], strength=score.strength, band=score.band, evidence=evidence
         )
-    knowers = []
-    for email, known in by_person.items():
-        known.sort(key=lambda a: (-a.strength, a.email))
-        knowers.append(
-            Knower(
-                email=email,
-                name=names[email],
-                strength=known[0].strength,
-                band=known[0].band,
-                knows=len(known),
-                via=known[:3],
-            )
+        knower = knowers.setdefault(
+            row["email"],
+            Knower(email=row["email"], name=row["name"], strength=0.0, band="weak", knows=row["knows"], via=[]),
         )
-    knowers.sort(key=lambda kn: (-kn.strength, -kn.knows, kn.email))
-    return knowers
+        knower.via.append(via)
+        if via.strength >= knower.strength:
+            knower.strength, knower.band = via.strength, via.band
+    for knower in knowers.values():
+        knower.via.sort(key=lambda a: (-a.strength, a.email))
+    return sorted(knowers.values(), key=lambda kn: (-kn.strength, -kn.knows, kn.email))
 
 
 def coverage_of(

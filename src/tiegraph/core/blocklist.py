@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 from tiegraph.core.identity import InvalidAddress, normalize_email
+from tiegraph.core.records import Interaction
 
 _DOMAIN = re.compile(r"^(?=.{3,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
 
@@ -17,7 +18,7 @@ class InvalidBlockEntry(ValueError):
 def block_entry(raw: str) -> tuple[str, str]:
     """(normalised value, "address" or "domain") for a blocklist entry; InvalidBlockEntry if neither."""
     text = raw.strip().lower()
-    if "@" in text:
+    if "@" in text.lstrip("@"):
         try:
             return normalize_email(text), "address"
         except InvalidAddress as exc:
@@ -36,3 +37,8 @@ def is_blocked(email: str, blocked: Collection[str]) -> bool:
         return True
     labels = email.rpartition("@")[2].split(".")
     return any(".".join(labels[i:]) in blocked for i in range(len(labels) - 1))
+
+
+def drop_blocked(interactions: Iterable[Interaction], blocked: Collection[str]) -> list[Interaction]:
+    """The interactions in which nobody is blocked: a blocked address never reaches a tie."""
+    return [i for i in interactions if not (is_blocked(i.a, blocked) or is_blocked(i.b, blocked))]

@@ -144,3 +144,67 @@ MATCH (k:ApiKey {tenant: $name}) WHERE k.hash STARTS WITH $id AND k.revoked_at I
 SET k.revoked_at = $now
 RETURN count(k) AS revoked
 """
+
+# A person's strongest contacts at $now, distribution groups left out (an address that never
+# sends and that $group_min or more people write to), ranked and cut in the database so that a
+# person with thousands of ties ships only `$limit` of them.
+STRONGEST_CONTACTS = (
+    """
+MATCH (p:Person {tenant: $tenant, email: $email})-[k:KNOWS]-(c:Person)
+WHERE coalesce(c.sends, false) OR COUNT { (c)-[:KNOWS]-() } < $group_min
+"""
+    + _STRENGTH
+    + """
+WITH p, c, k, s ORDER BY s DESC, c.email LIMIT $limit
+OPTIONAL MATCH (c)-[:WORKS_AT]->(o:Organization)
+RETURN c.email AS email, coalesce(c.name, '') AS name, coalesce(c.internal, false) AS internal,
+       o.domain AS organization, properties(k) AS tie, startNode(k) = p AS person_is_a
+"""
+)
+
+# Our people who know any of the targets: ranked by their strongest tie there, each with how many
+# targets they know and their three strongest ties (full properties only for those).
+_WHO_KNOWS_TAIL = (
+    _STRENGTH
+    + """
+WITH p, t, k, s ORDER BY s DESC
+WITH p, collect({t: t, k: k}) AS known, max(s) AS best
+WITH p, best, size(known) AS knows, known[..3] AS via
+ORDER BY best DESC, knows DESC, p.email LIMIT $limit
+UNWIND via AS v
+RETURN p.email AS email, coalesce(p.name, '') AS name, knows, v.t.email AS target,
+       coalesce(v.t.name, '') AS target_name, properties(v.k) AS tie, startNode(v.k) = p AS person_is_a
+"""
+)
+
+WHO_KNOWS_PERSON = (
+    """
+MATCH (t:Person {tenant: $tenant, email: $email})-[k:KNOWS]-(p:Person)
+WHERE p.internal
+"""
+    + _WHO_KNOWS_TAIL
+)
+
+WHO_KNOWS_ORGANIZATION = (
+    """
+MATCH (:Organization {tenant: $tenant, domain: $domain})<-[:WORKS_AT]-(t:Person)-[k:KNOWS]-(p:Person)
+WHERE p.internal AND p <> t
+"""
+    + _WHO_KNOWS_TAIL
+)
+
+# An organisation's best-connected members (degree is a constant-time lookup): the targets of a
+# path search at a large organisation.
+CONNECTED_MEMBERS = """
+MATCH (:Organization {tenant: $tenant, domain: $domain})<-[:WORKS_AT]-(m:Person)
+WITH m, COUNT { (m)-[:KNOWS]-() } AS degree
+ORDER BY degree DESC, m.email LIMIT $limit
+RETURN m.email AS email
+"""
+
+# Ties erased on the topics (a tombstone on tie.updates.v1).
+DELETE_TIES = """
+UNWIND $rows AS r
+MATCH (:Person {tenant: r.tenant, email: r.a})-[k:KNOWS]-(:Person {tenant: r.tenant, email: r.b})
+DELETE k
+"""

@@ -105,6 +105,33 @@ class NetworkStore:
         rows = await self._read(q.OUR_TIES_TO, tenant=tenant, targets=list(targets))
         return [(r, _tie(tenant, r["email"], r["target"], r["person_is_a"], r["tie"])) for r in rows]
 
+    async def strongest_contacts(
+        self, tenant: str, email: str, model: TieModel, now: float, limit: int
+    ) -> list[tuple[dict[str, Any], Tie]]:
+        """A person's `limit` strongest contacts at `now`, groups left out, ties oriented from them."""
+        rows = await self._read(
+            q.STRONGEST_CONTACTS,
+            tenant=tenant,
+            email=email,
+            limit=limit,
+            group_min=model.group_min_correspondents,
+            **strength_params(model, now),
+        )
+        return [(r, _tie(tenant, email, r["email"], r["person_is_a"], r["tie"])) for r in rows]
+
+    async def who_knows(
+        self, tenant: str, target: str, is_domain: bool, model: TieModel, now: float, limit: int
+    ) -> list[tuple[dict[str, Any], Tie]]:
+        """Our `limit` people with the strongest ties to a person or an organisation's members:
+        rows of (our person, how many they know there, one of their three strongest ties)."""
+        query, key = (q.WHO_KNOWS_ORGANIZATION, "domain") if is_domain else (q.WHO_KNOWS_PERSON, "email")
+        rows = await self._read(query, tenant=tenant, limit=limit, **{key: target}, **strength_params(model, now))
+        return [(r, _tie(tenant, r["email"], r["target"], r["person_is_a"], r["tie"])) for r in rows]
+
+    async def connected_members(self, tenant: str, domain: str, limit: int) -> list[str]:
+        rows = await self._read(q.CONNECTED_MEMBERS, tenant=tenant, domain=domain, limit=limit)
+        return [r["email"] for r in rows]
+
     # -- erasure and blocklists ------------------------------------------------------------------
 
     async def erase_person(self, tenant: str, email: str) -> int | None:
@@ -114,6 +141,11 @@ class NetworkStore:
             return None
         await self._write(q.DELETE_EMPTY_ORGANIZATIONS, tenant=tenant, domains=rows[0]["domains"])
         return int(rows[0]["ties"])
+
+    async def delete_ties(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Delete the ties of (tenant, a, b) rows, if they are still there."""
+        if rows:
+            await self._write(q.DELETE_TIES, rows=list(rows))
 
     async def people_at_domain(self, tenant: str, domain: str) -> list[str]:
         return [r["email"] for r in await self._read(q.PEOPLE_AT_DOMAIN, tenant=tenant, domain=domain)]

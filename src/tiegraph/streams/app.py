@@ -21,6 +21,7 @@ import faust
 from faust.streams import Stream
 from faust.types import EventT, SchemaT, StreamT, TableT
 
+from tiegraph.core.blocklist import drop_blocked
 from tiegraph.core.interactions import derive_interactions
 from tiegraph.core.meetings import plan_meeting
 from tiegraph.core.records import CalendarEvent, DeadLetter, Interaction, MailMessage
@@ -29,6 +30,7 @@ from tiegraph.errors import GraphUnavailable, StreamUnavailable
 from tiegraph.graph.neo4j import GraphStore, tie_row
 from tiegraph.settings import Settings
 from tiegraph.streams import topics as t
+from tiegraph.streams.erase import is_erase_command, split_deletions
 from tiegraph.streams.lag import read_lag
 from tiegraph.streams.tenants import TenantDirectory
 from tiegraph.streams.watchdog import StallWatch
@@ -176,7 +178,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             return None
 
     async def send_interactions(found: list[Interaction]) -> None:
-        for interaction in found:
+        for interaction in drop_blocked(found, tenants.blocked(found[0].tenant) if found else ()):
             await interactions.send(
                 key=t.pair_key(interaction.tenant, interaction.a, interaction.b),
                 value=t.encode(interaction.to_dict()),
@@ -222,6 +224,11 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     async def aggregate(stream: StreamT[bytes]) -> AsyncIterator[bool]:
         """Interactions -> the tie of their pair, and its new absolute state downstream."""
         async for event in stream.events():
+            if is_erase_command(event.value):  # streams/erase.py: forget the pair's tie
+                tie_states.pop(event.key.decode(), None)
+                await tie_updates.send(key=event.key, value=None)
+                yield True
+                continue
             interaction = await decoded(event, Interaction.from_dict, "aggregate")
             if interaction is None:
                 yield False
@@ -240,6 +247,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     async def load_tenants() -> None:
         try:
             tenants.replace(await graph.tenants())
+            tenants.replace_blocklists(await graph.all_blocklists())
         except GraphUnavailable as exc:
             log.warning("cannot refresh tenants: %s", exc)
 
@@ -247,7 +255,9 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     async def write_ties(stream: StreamT[bytes]) -> AsyncIterator[int]:
         """Tie updates -> Neo4j, one UNWIND statement per batch."""
         async for batch in batches(stream).take_events(settings.graph_batch_size, within=settings.graph_batch_seconds):
-            updates = latest_per_key(batch)
+            updates, deletions = split_deletions([(cast(bytes, e.key), e.value) for e in batch])
+            if deletions:
+                await write_until_done(graph.delete_ties, deletions, watch.reset)
             if not all(tenants.knows(u["tenant"]) for u in updates):
                 await load_tenants()  # a tenant created since the last refresh: learn its domains
             # A fixed order takes node locks in one order, so concurrent writers rarely deadlock.

@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from tiegraph import erasure
-from tiegraph.api.deps import GraphDep, TenantDep, as_email
+from tiegraph.api.deps import GraphDep, SettingsDep, TenantDep, as_email
 from tiegraph.api.errors import ApiError
 from tiegraph.api.schemas import ErrorBody
 from tiegraph.api.schemas_network import BlockEntry, Blocklist, BlockResult, Erasure
 from tiegraph.core.blocklist import InvalidBlockEntry, block_entry
+from tiegraph.streams.erase import stream_forgetter
 
 router = APIRouter(
     prefix="/v1",
@@ -26,13 +27,13 @@ def _entry(raw: str) -> str:
 
 
 @router.delete("/people/{email}", response_model=Erasure)
-async def delete_person(email: str, tenant: TenantDep, graph: GraphDep) -> Erasure:
+async def delete_person(email: str, tenant: TenantDep, graph: GraphDep, settings: SettingsDep) -> Erasure:
     """Erase a person: their node, ties and affiliations go, and the address is blocked so
     future mail with it is dropped. 404 if this tenant has no such person."""
     address = as_email(email)
     if await graph.person(tenant.name, address) is None:
         raise ApiError(404, "person_not_found", f"no person {email!r} in this tenant")
-    ties = await erasure.erase_person(graph, tenant.name, address)
+    ties = await erasure.erase_person(graph, tenant.name, address, stream_forgetter(settings))
     return Erasure(email=address, erased=ties is not None, ties=ties or 0, blocked=True)
 
 
@@ -44,11 +45,11 @@ async def get_blocklist(tenant: TenantDep, graph: GraphDep) -> Blocklist:
 
 
 @router.put("/blocklist/{entry}", response_model=BlockResult)
-async def put_blocklist_entry(entry: str, tenant: TenantDep, graph: GraphDep) -> BlockResult:
+async def put_blocklist_entry(entry: str, tenant: TenantDep, graph: GraphDep, settings: SettingsDep) -> BlockResult:
     """Block an address or a domain (and its subdomains): the people it covers are erased now,
     and future mail with them is dropped. Idempotent."""
     _entry(entry)
-    blocked = await erasure.block(graph, tenant.name, entry)
+    blocked = await erasure.block(graph, tenant.name, entry, stream_forgetter(settings))
     return BlockResult(value=blocked.value, kind=blocked.kind, erased_people=blocked.erased_people)
 
 

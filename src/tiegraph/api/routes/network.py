@@ -34,26 +34,38 @@ def as_domain(raw: str) -> str:
     return domain
 
 
-async def _targets(ask: Ask, raw: str) -> tuple[str, str, list[str]]:
-    """(normalised target, "person" or "organization", the people it stands for); 404 if unknown."""
+# Paths to a large organisation start from its best-connected members (see README "Benchmarks").
+PATH_TARGETS_PER_ORGANIZATION = 200
+
+
+async def _target(ask: Ask, raw: str) -> tuple[str, bool]:
+    """(normalised address or domain, whether it is a domain); 404 if the tenant has no such one."""
     if "@" in raw:
         email = as_email(raw)
         if not await ask.graph.people(ask.tenant, [email]):
             raise ApiError(404, "person_not_found", f"no person {raw!r} in this tenant")
-        return email, "person", [email]
+        return email, False
     domain = as_domain(raw)
-    members = await ask.graph.organization_members(ask.tenant, domain)
-    if not members:
+    if await ask.graph.organization(ask.tenant, domain) is None:
         raise ApiError(404, "organization_not_found", f"no organization {raw!r} in this tenant")
-    return domain, "organization", sorted(members)
+    return domain, True
 
 
 @router.get("/who-knows", response_model=WhoKnows)
-async def get_who_knows(target: Target, tenant: TenantDep, graph: GraphDep, model: ModelDep, now: NowDep) -> WhoKnows:
+async def get_who_knows(
+    target: Target,
+    tenant: TenantDep,
+    graph: GraphDep,
+    model: ModelDep,
+    now: NowDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> WhoKnows:
     """Our people who know the target (a person, or anyone at an organisation), strongest first."""
     ask = Ask(graph, tenant.name, model, now)
-    name, kind, people = await _targets(ask, target)
-    return WhoKnows(target=name, kind=kind, as_of=iso(now) or "", people=await who_knows(ask, people))
+    name, is_domain = await _target(ask, target)
+    people = await who_knows(ask, name, is_domain, limit)
+    kind = "organization" if is_domain else "person"
+    return WhoKnows(target=name, kind=kind, as_of=iso(now) or "", people=people)
 
 
 @router.get("/paths", response_model=Paths)
@@ -73,7 +85,9 @@ async def get_paths(
     (or at `from`), never passes through another of ours, and ends at the first target it reaches.
     """
     ask = Ask(graph, tenant.name, model, now)
-    name, kind, people = await _targets(ask, to)
+    name, is_domain = await _target(ask, to)
+    people = await graph.connected_members(tenant.name, name, PATH_TARGETS_PER_ORGANIZATION) if is_domain else [name]
+    kind = "organization" if is_domain else "person"
     start = None
     if source is not None:
         start, _ = await _known_person(graph, tenant.name, source)
