@@ -27,11 +27,11 @@ class Blocked:
 
 
 async def _erase(graph: GraphStore, tenant: str, email: str, forget: ForgetTies | None) -> int | None:
-    if forget is not None:
-        pairs = [(email, row["email"]) for row, _ in await graph.contacts(tenant, email)]
-        if pairs:
-            await forget(tenant, pairs)
-    return await graph.erase_person(tenant, email)
+    """The number of ties the person had (counted first: the worker may delete them meanwhile)."""
+    pairs = [(email, row["email"]) for row, _ in await graph.contacts(tenant, email)]
+    if forget is not None and pairs:
+        await forget(tenant, pairs)
+    return None if await graph.erase_person(tenant, email) is None else len(pairs)
 
 
 async def erase_person(graph: GraphStore, tenant: str, email: str, forget: ForgetTies | None = None) -> int | None:
