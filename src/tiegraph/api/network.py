@@ -20,8 +20,8 @@ from tiegraph.graph.neo4j import GraphStore
 from tiegraph.graph.network import Edge
 
 FANOUT = 25  # strongest ties followed per person
-BEAM = 300  # people kept per level, by the strength of their best chain to the target
-LEVEL_BUDGET = 2000  # ties kept per level: many targets (an organisation) each keep fewer
+BEAM = 100  # people kept per level, by the strength of their best chain to the target
+LEVEL_BUDGET = 1000  # ties kept per level: many targets (an organisation) each keep fewer
 CLOSING_FANOUT = 5  # ties to our own people looked up per person at the edge of the beam
 
 

@@ -35,7 +35,7 @@ def as_domain(raw: str) -> str:
 
 
 # Paths to a large organisation start from its best-connected members (see README "Benchmarks").
-PATH_TARGETS_PER_ORGANIZATION = 200
+PATH_TARGETS_PER_ORGANIZATION = 50
 
 
 async def _target(ask: Ask, raw: str) -> tuple[str, bool]:
