@@ -82,6 +82,8 @@ async def find_paths(ask: Ask, targets: list[str], source: str | None, k: int, m
 
 async def explain_paths(ask: Ask, paths: list[Path]) -> list[WarmPath]:
     """Each path with its people and each hop re-scored and explained from the stored tie."""
+    if not paths:
+        return []
     pairs = {(a, b) for p in paths for a, b in itertools.pairwise(p.people)}
     ties = await ask.graph.ties_of_pairs(ask.tenant, pairs)
     people = await ask.graph.people(ask.tenant, {e for p in paths for e in p.people})

@@ -38,17 +38,19 @@ def as_domain(raw: str) -> str:
 PATH_TARGETS_PER_ORGANIZATION = 50
 
 
-async def _target(ask: Ask, raw: str) -> tuple[str, bool]:
-    """(normalised address or domain, whether it is a domain); 404 if the tenant has no such one."""
-    if "@" in raw:
-        email = as_email(raw)
-        if not await ask.graph.people(ask.tenant, [email]):
-            raise ApiError(404, "person_not_found", f"no person {raw!r} in this tenant")
-        return email, False
-    domain = as_domain(raw)
-    if await ask.graph.organization(ask.tenant, domain) is None:
-        raise ApiError(404, "organization_not_found", f"no organization {raw!r} in this tenant")
-    return domain, True
+def _parse_target(raw: str) -> tuple[str, bool]:
+    """(normalised address or domain, whether it is a domain); 422 if it is neither."""
+    return (as_email(raw), False) if "@" in raw else (as_domain(raw), True)
+
+
+async def _require(ask: Ask, name: str, is_domain: bool) -> None:
+    """404 unless the tenant has this person or organisation. Asked only when an answer came back
+    empty, so a found answer costs no extra round trip."""
+    if is_domain:
+        if await ask.graph.organization(ask.tenant, name) is None:
+            raise ApiError(404, "organization_not_found", f"no organization {name!r} in this tenant")
+    elif not await ask.graph.people(ask.tenant, [name]):
+        raise ApiError(404, "person_not_found", f"no person {name!r} in this tenant")
 
 
 @router.get("/who-knows", response_model=WhoKnows)
@@ -62,8 +64,10 @@ async def get_who_knows(
 ) -> WhoKnows:
     """Our people who know the target (a person, or anyone at an organisation), strongest first."""
     ask = Ask(graph, tenant.name, model, now)
-    name, is_domain = await _target(ask, target)
+    name, is_domain = _parse_target(target)
     people = await who_knows(ask, name, is_domain, limit)
+    if not people:
+        await _require(ask, name, is_domain)
     kind = "organization" if is_domain else "person"
     return WhoKnows(target=name, kind=kind, as_of=iso(now) or "", people=people)
 
@@ -85,13 +89,17 @@ async def get_paths(
     (or at `from`), never passes through another of ours, and ends at the first target it reaches.
     """
     ask = Ask(graph, tenant.name, model, now)
-    name, is_domain = await _target(ask, to)
+    name, is_domain = _parse_target(to)
+    start = as_email(source) if source is not None else None
     people = await graph.connected_members(tenant.name, name, PATH_TARGETS_PER_ORGANIZATION) if is_domain else [name]
+    if not people:
+        await _require(ask, name, is_domain)
+    found = await find_paths(ask, people, start, k, max_hops) if people else []
+    if not found:  # nothing found: say so with a 404 if the target or the start is unknown
+        await _require(ask, name, is_domain)
+        if start is not None:
+            await _require(ask, start, False)
     kind = "organization" if is_domain else "person"
-    start = None
-    if source is not None:
-        start, _ = await _known_person(graph, tenant.name, source)
-    found = await find_paths(ask, people, start, k, max_hops)
     return Paths(to=name, source=start, kind=kind, as_of=iso(now) or "", paths=await explain_paths(ask, found))
 
 
