@@ -70,15 +70,6 @@ MATCH (:Organization {tenant: $tenant, domain: $domain})<-[:WORKS_AT]-(m:Person)
 RETURN m.email AS email, coalesce(m.name, '') AS name
 """
 
-# Our people's ties into a target set (one person, or an organisation's members).
-OUR_TIES_TO = """
-UNWIND $targets AS target
-MATCH (t:Person {tenant: $tenant, email: target})-[k:KNOWS]-(p:Person)
-WHERE p.internal AND p <> t
-RETURN p.email AS email, coalesce(p.name, '') AS name, t.email AS target, coalesce(t.name, '') AS target_name,
-       properties(k) AS tie, startNode(k) = p AS person_is_a
-"""
-
 ORGANIZATION = """
 MATCH (o:Organization {tenant: $tenant, domain: $domain})
 RETURN o.domain AS domain, COUNT { (o)<-[:WORKS_AT]-() } AS members
@@ -208,3 +199,16 @@ UNWIND $rows AS r
 MATCH (:Person {tenant: r.tenant, email: r.a})-[k:KNOWS]-(:Person {tenant: r.tenant, email: r.b})
 DELETE k
 """
+
+# Every tie between our people and an organisation's members, as strengths at $now only: an
+# account's coverage needs the numbers, not the evidence, so no tie properties cross the wire.
+COVERAGE_TIES = (
+    """
+MATCH (:Organization {tenant: $tenant, domain: $domain})<-[:WORKS_AT]-(t:Person)-[k:KNOWS]-(p:Person)
+WHERE p.internal AND p <> t
+"""
+    + _STRENGTH
+    + """
+RETURN p.email AS email, coalesce(p.name, '') AS name, t.email AS member, s
+"""
+)

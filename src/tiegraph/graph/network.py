@@ -100,11 +100,6 @@ class NetworkStore:
         rows = await self._read(q.ORGANIZATION_MEMBERS, tenant=tenant, domain=domain)
         return {r["email"]: r["name"] for r in rows}
 
-    async def our_ties_to(self, tenant: str, targets: Sequence[str]) -> list[tuple[dict[str, Any], Tie]]:
-        """Every tie between one of our people and one of `targets`, oriented from our person."""
-        rows = await self._read(q.OUR_TIES_TO, tenant=tenant, targets=list(targets))
-        return [(r, _tie(tenant, r["email"], r["target"], r["person_is_a"], r["tie"])) for r in rows]
-
     async def strongest_contacts(
         self, tenant: str, email: str, model: TieModel, now: float, limit: int
     ) -> list[tuple[dict[str, Any], Tie]]:
@@ -127,6 +122,13 @@ class NetworkStore:
         query, key = (q.WHO_KNOWS_ORGANIZATION, "domain") if is_domain else (q.WHO_KNOWS_PERSON, "email")
         rows = await self._read(query, tenant=tenant, limit=limit, **{key: target}, **strength_params(model, now))
         return [(r, _tie(tenant, r["email"], r["target"], r["person_is_a"], r["tie"])) for r in rows]
+
+    async def coverage_ties(
+        self, tenant: str, domain: str, model: TieModel, now: float
+    ) -> list[tuple[str, str, str, float]]:
+        """(our person, their name, member, strength at `now`) for every tie into the organisation."""
+        rows = await self._read(q.COVERAGE_TIES, tenant=tenant, domain=domain, **strength_params(model, now))
+        return [(r["email"], r["name"], r["member"], r["s"]) for r in rows]
 
     async def connected_members(self, tenant: str, domain: str, limit: int) -> list[str]:
         rows = await self._read(q.CONNECTED_MEMBERS, tenant=tenant, domain=domain, limit=limit)

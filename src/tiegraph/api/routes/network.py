@@ -119,10 +119,10 @@ async def get_coverage(
     if not members:
         raise ApiError(404, "organization_not_found", f"no organization {domain!r} in this tenant")
     ties, names = [], dict(members)
-    for row, tie in await graph.our_ties_to(tenant.name, sorted(members)):
-        score, _ = explain(tie, row["email"], now, model)
-        names[row["email"]] = row["name"]
-        ties.append((row["email"], row["target"], score.strength))
+    # Strengths computed in Cypher with the same formula as core/ties.py: no evidence is shown here.
+    for ours, name_of_ours, member, strength in await graph.coverage_ties(tenant.name, name, model, now):
+        names[ours] = name_of_ours
+        ties.append((ours, member, strength))
     connectors, white, covered = coverage_of(members, names, ties, ask.model)
     return Coverage(
         organization=name,
