@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from tiegraph.cli_admin import blocklist_app, keys_app
 from tiegraph.cli_mailboxes import mailboxes_app, sync
 from tiegraph.deployment import connect_graph, prepare
 from tiegraph.errors import TiegraphError
@@ -21,6 +22,8 @@ services_app = typer.Typer(help="Local Kafka (KRaft) and Neo4j 5, without Docker
 tenants_app = typer.Typer(help="Tenants and their API keys.", no_args_is_help=True)
 app.add_typer(services_app, name="services")
 app.add_typer(tenants_app, name="tenants")
+tenants_app.add_typer(keys_app, name="keys")
+app.add_typer(blocklist_app, name="blocklist")
 app.add_typer(mailboxes_app, name="mailboxes")
 app.command()(sync)
 
@@ -294,6 +297,31 @@ def bench(
     print_table(result)
     if as_json:
         typer.echo(json.dumps(result))
+
+
+@app.command("bench-queries")
+def bench_queries(
+    people: Annotated[int, typer.Option(help="people in the generated graph")] = 100_000,
+    ties: Annotated[int, typer.Option(help="ties in the generated graph")] = 1_000_000,
+    requests: Annotated[int, typer.Option(help="requests per endpoint")] = 300,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Latency (p50 / p99) of contacts, who-knows and paths on a generated graph in the local Neo4j."""
+    from tiegraph.bench_queries import measure_query_latency
+
+    def progress(written: int) -> None:
+        if not as_json:
+            typer.echo(f"loaded {written:,} ties")
+
+    try:
+        figures = asyncio.run(measure_query_latency(Settings(), people, ties, requests, progress=progress))
+    except TiegraphError as exc:
+        raise _fail(str(exc)) from exc
+    if as_json:
+        typer.echo(json.dumps(figures))
+    else:
+        for name, value in figures.items():
+            typer.echo(f"{name:<18} {value}")
 
 
 @app.command()

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from tiegraph import __version__
 from tiegraph.api.errors import install_error_handlers
 from tiegraph.api.monitoring import OpsSampler, install_monitoring
-from tiegraph.api.routes import mailboxes, ops, opspage, people
+from tiegraph.api.routes import admin, mailboxes, network, ops, opspage, people
 from tiegraph.deployment import connect_graph
 from tiegraph.settings import Settings
 
@@ -37,6 +37,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(people.router)
     app.include_router(ops.router)
+    app.include_router(network.router)
+    app.include_router(admin.router)
     app.include_router(mailboxes.router)
     app.include_router(opspage.router)
     install_monitoring(app)  # GET /metrics, request latency per endpoint

@@ -21,7 +21,8 @@ from tiegraph.core.identity import affiliation_of
 from tiegraph.core.model import TieModel
 from tiegraph.core.ties import Tie
 from tiegraph.errors import GraphUnavailable, UnknownTenant
-from tiegraph.graph import cypher
+from tiegraph.graph import cypher, cypher_network
+from tiegraph.graph.network import NetworkStore
 
 _TIE_FIELDS = ("ref_at", "fast_ab", "slow_ab", "fast_ba", "slow_ba", "first_at", "last_at")
 _TURN_FIELDS = ("awaiting_a", "awaiting_a_at", "awaiting_b", "awaiting_b_at")
@@ -93,7 +94,7 @@ def tie_row(update: dict[str, Any], domains: Iterable[str]) -> dict[str, Any]:
     }
 
 
-class GraphStore:
+class GraphStore(NetworkStore):
     """All reads and writes tiegraph makes to Neo4j."""
 
     def __init__(self, driver: AsyncDriver) -> None:
@@ -150,7 +151,7 @@ class GraphStore:
                 await asyncio.sleep(0.5)
 
     async def ensure_schema(self) -> None:
-        for statement in cypher.SCHEMA:
+        for statement in cypher.SCHEMA + cypher_network.SCHEMA:
             await self._write(statement)
 
     # -- writes -------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import faust
 from faust.streams import Stream
 from faust.types import EventT, SchemaT, StreamT, TableT
 
+from tiegraph.core.blocklist import drop_blocked, is_blocked
 from tiegraph.core.interactions import derive_interactions
 from tiegraph.core.list_replies import (
     MAX_PENDING_PER_PARENT,
@@ -41,6 +42,7 @@ from tiegraph.settings import Settings
 from tiegraph.streams import metrics
 from tiegraph.streams import topics as t
 from tiegraph.streams.delivery import BatchDelivery, GuardedApp, SendFailures, make_current
+from tiegraph.streams.erase import is_erase_command, split_deletions
 from tiegraph.streams.lag import read_lag
 from tiegraph.streams.state import BatchCounts, DistinctCounts, TieCache
 from tiegraph.streams.tenants import TenantDirectory
@@ -158,8 +160,11 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             metrics.count_processed(stage, len(batch))
             yield batch
 
-    async def send(delivery: BatchDelivery, topic_: faust.TopicT, key: bytes | None, value: dict[str, Any]) -> None:
-        delivery.add(await topic_.send(key=key, value=t.encode(value)))
+    async def send(
+        delivery: BatchDelivery, topic_: faust.TopicT, key: bytes | None, value: dict[str, Any] | None
+    ) -> None:
+        """Send one record (None: a tombstone) as part of the batch `delivery` settles."""
+        delivery.add(await topic_.send(key=key, value=None if value is None else t.encode(value)))
 
     async def send_counts(delivery: BatchDelivery, counts: BatchCounts) -> None:
         for key, row in counts.rows.items():
@@ -186,9 +191,10 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             return None
 
     async def send_interactions(delivery: BatchDelivery, found: list[Interaction], source: EventT[bytes]) -> None:
-        """Send interactions stamped with when their source record entered Kafka (freshness)."""
+        """Send interactions stamped with when their source record entered Kafka (freshness);
+        none with a blocked address (core/blocklist.py)."""
         origin_ms = int(source.message.timestamp * 1000)
-        for interaction in found:
+        for interaction in drop_blocked(found, tenants.blocked(found[0].tenant) if found else ()):
             key = t.pair_key(interaction.tenant, interaction.a, interaction.b)
             await send(delivery, interactions, key, replace(interaction, origin_ms=origin_ms).to_dict())
 
@@ -215,7 +221,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                     await send_interactions(delivery, found, event)
                     derived += len(found)
                     for record in thread_records(message):
-                        if record is not None:
+                        if record is not None and not is_blocked(record.author, tenants.blocked(record.tenant)):
                             joined_on = record.message_id if isinstance(record, Authored) else record.parent_id
                             await send(delivery, list_threads, t.thread_key(record.tenant, joined_on), record.to_dict())
             await delivery.settle()
@@ -265,24 +271,37 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     @app.agent(interactions)
     async def aggregate(stream: StreamT[bytes]) -> AsyncIterator[int]:
         """Interactions -> the tie of their pair, and its new absolute state downstream (once per
-        tie per batch)."""
+        tie per batch). An erase command (streams/erase.py) forgets the pair's tie: its table entry
+        and, by a tombstone, its record on the compacted tie.updates.v1 and its edge in the graph."""
         async for batch in stream_batches(stream, "aggregate"):
             delivery = BatchDelivery(app, failures)
             keyed: list[tuple[str, Interaction]] = []
             event_of: dict[str, EventT[bytes]] = {}  # a key's events all come from one partition
+            erased: dict[str, EventT[bytes]] = {}
             for event in batch:
+                key = cast(bytes, event.key).decode()
+                event_of[key] = event
+                if is_erase_command(event.value):
+                    erased[key] = event
+                    keyed = [(k, i) for k, i in keyed if k != key]  # what came before is erased too
+                    continue
                 interaction = await decoded(delivery, event, Interaction.from_dict, "aggregate")
                 if interaction is not None:
-                    key = cast(bytes, event.key).decode()
                     keyed.append((key, interaction))
-                    event_of[key] = event
-            loaded = ties.for_batch((key for key, _ in keyed), app.consumer_generation_id)
+            loaded = ties.for_batch((key for key, _ in keyed if key not in erased), app.consumer_generation_id)
+            for key in erased:
+                loaded.pop(key, None)  # interactions after the erase start a new tie
             changed = apply_interactions(loaded, keyed, tenants.model)
             updates = {key: loaded[key].to_update() for key in changed}
             try:
+                for key in erased:
+                    await send(delivery, tie_updates, key.encode(), None)
                 for key, update in updates.items():
                     await send(delivery, tie_updates, key.encode(), update)
                 await delivery.settle()
+                for key in erased.keys() - updates.keys():
+                    make_current(erased[key])
+                    tie_states.pop(key, None)
                 for key, update in updates.items():
                     make_current(event_of[key])
                     tie_states[key] = loaded[key].to_state(update)
@@ -290,7 +309,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             except BaseException:
                 ties.forget()  # the cache may be ahead of what reached Kafka: re-read the table
                 raise
-            yield len(changed)
+            yield len(changed) + len(erased)
 
     @app.agent(list_threads)
     async def credit_list_replies(stream: StreamT[bytes]) -> AsyncIterator[int]:
@@ -342,6 +361,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     async def load_tenants() -> None:
         try:
             tenants.replace(await graph.tenants())
+            tenants.replace_blocklists(await graph.all_blocklists())
         except GraphUnavailable as exc:
             log.warning("cannot refresh tenants: %s", exc)
 
@@ -349,7 +369,9 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     async def write_ties(stream: StreamT[bytes]) -> AsyncIterator[int]:
         """Tie updates -> Neo4j, one UNWIND statement per batch."""
         async for batch in batches(stream).take_events(settings.graph_batch_size, within=settings.graph_batch_seconds):
-            updates = latest_per_key(batch)
+            updates, deletions = split_deletions([(cast(bytes, e.key), e.value) for e in batch])
+            if deletions:
+                await write_until_done(graph.delete_ties, deletions, watch.reset)
             if not all(tenants.knows(u["tenant"]) for u in updates):
                 await load_tenants()  # a tenant created since the last refresh: learn its domains
             # A fixed order takes node locks in one order, so concurrent writers rarely deadlock.

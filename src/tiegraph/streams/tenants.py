@@ -13,6 +13,7 @@ class TenantDirectory:
 
     def __init__(self, default_model: TieModel | None = None) -> None:
         self._tenants: dict[str, TenantInfo] = {}
+        self._blocked: dict[str, frozenset[str]] = {}
         self._default_model = default_model or TieModel()
 
     def replace(self, tenants: Iterable[TenantInfo]) -> None:
@@ -30,3 +31,10 @@ class TenantDirectory:
         if info is None or not info.model_overrides:
             return self._default_model
         return self._default_model.with_overrides(info.model_overrides)
+
+    def replace_blocklists(self, blocked: dict[str, frozenset[str]]) -> None:
+        self._blocked = dict(blocked)
+
+    def blocked(self, tenant: str) -> frozenset[str]:
+        """The tenant's blocked addresses and domains (core/blocklist.py decides what they cover)."""
+        return self._blocked.get(tenant, frozenset())

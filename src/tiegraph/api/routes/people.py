@@ -10,7 +10,6 @@ from tiegraph.api.deps import GraphDep, ModelDep, NowDep, TenantDep, as_email
 from tiegraph.api.errors import ApiError
 from tiegraph.api.schemas import Awaiting, AwaitingReply, Contacts, ErrorBody, Person, TieView
 from tiegraph.api.views import contact_view, explain, iso, person_view
-from tiegraph.core.noise import looks_like_group
 from tiegraph.graph.neo4j import GraphStore
 
 router = APIRouter(
@@ -47,13 +46,13 @@ async def get_contacts(
 ) -> Contacts:
     """A person's contacts, strongest first, each with strength, band and evidence."""
     address, row = await _known_person(graph, tenant.name, email)
+    # Ranked and cut in Neo4j with the same formula (groups left out there too), explained here.
     contacts = [
         contact_view(r, tie, address, now, model)
-        for r, tie in await graph.contacts(tenant.name, address)
-        if not looks_like_group(r["sends"], r["correspondents"], model.group_min_correspondents)
+        for r, tie in await graph.strongest_contacts(tenant.name, address, model, now, limit)
     ]
     contacts.sort(key=lambda c: (-c.strength, c.email))
-    return Contacts(person=person_view(row), as_of=iso(now) or "", contacts=contacts[:limit])
+    return Contacts(person=person_view(row), as_of=iso(now) or "", contacts=contacts)
 
 
 @router.get("/people/{email}/awaiting-reply", response_model=AwaitingReply)

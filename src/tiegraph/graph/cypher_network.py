@@ -1,0 +1,214 @@
+"""Cypher for the network reads (who knows, paths, coverage, going cold) and for erasure,
+blocklists and API keys. Parameterised and filtered by tenant, always."""
+
+SCHEMA = [
+    "CREATE CONSTRAINT blocked_key IF NOT EXISTS FOR (b:Blocked) REQUIRE (b.tenant, b.value) IS UNIQUE",
+]
+
+# A tie's exact strength at $now under the tenant's model ($fs fast share, $hf / $hs half-lives in
+# seconds, $sat saturation, $cap one-way cap): the same formula as core/ties.py score_tie, so the
+# database can rank a person's ties and keep the strongest without shipping all of them.
+_STRENGTH = """
+  WITH *, CASE WHEN $now > k.ref_at THEN $now - k.ref_at ELSE 0.0 END AS dt
+  WITH *, $fs * k.fast_ab * 2.0 ^ (-dt / $hf) + (1 - $fs) * k.slow_ab * 2.0 ^ (-dt / $hs) AS i_ab,
+          $fs * k.fast_ba * 2.0 ^ (-dt / $hf) + (1 - $fs) * k.slow_ba * 2.0 ^ (-dt / $hs) AS i_ba
+  WITH *, i_ab + i_ba AS total, CASE WHEN i_ab < i_ba THEN i_ab ELSE i_ba END AS low
+  WITH *, CASE WHEN total <= 0 THEN 0.0
+          ELSE (1 - exp(-total / $sat)) * ($cap + (1 - $cap) * sqrt(2 * low / total)) END AS s
+"""
+
+# The strongest `$fanout` ties of each of $emails (optionally only to our own people), as
+# (from, to, to is ours, the tie's decay components): the bounded neighbourhood for path search.
+NEIGHBOURS = (
+    """
+UNWIND $emails AS email
+MATCH (x:Person {tenant: $tenant, email: email})
+CALL (x) {
+  MATCH (x)-[k:KNOWS]-(y:Person)
+  WHERE NOT $internal_only OR y.internal
+"""
+    + _STRENGTH
+    + """
+  WHERE s >= $min_strength
+  ORDER BY s DESC LIMIT $fanout
+  RETURN y.email AS other, coalesce(y.internal, false) AS internal, s
+}
+RETURN x.email AS email, other, internal, s
+"""
+)
+
+# Ties among two bounded sets of people (the middle of a path from a named person).
+TIES_BETWEEN_SETS = (
+    """
+UNWIND $left AS email
+MATCH (x:Person {tenant: $tenant, email: email})-[k:KNOWS]-(y:Person)
+WHERE y.email IN $right
+"""
+    + _STRENGTH
+    + """
+RETURN x.email AS email, y.email AS other, coalesce(y.internal, false) AS internal, s
+"""
+)
+
+# Full properties of a list of ties, for explaining each hop of the chosen paths.
+TIES = """
+UNWIND $pairs AS pair
+MATCH (a:Person {tenant: $tenant, email: pair[0]})-[k:KNOWS]-(b:Person {tenant: $tenant, email: pair[1]})
+RETURN a.email AS a, b.email AS b, properties(k) AS tie, startNode(k) = a AS first_is_a
+"""
+
+PEOPLE = """
+UNWIND $emails AS email
+MATCH (p:Person {tenant: $tenant, email: email})
+OPTIONAL MATCH (p)-[:WORKS_AT]->(o:Organization)
+RETURN p.email AS email, coalesce(p.name, '') AS name, coalesce(p.internal, false) AS internal,
+       o.domain AS organization, COUNT { (p)-[:KNOWS]-() } AS ties
+"""
+
+ORGANIZATION_MEMBERS = """
+MATCH (:Organization {tenant: $tenant, domain: $domain})<-[:WORKS_AT]-(m:Person)
+RETURN m.email AS email, coalesce(m.name, '') AS name
+"""
+
+ORGANIZATION = """
+MATCH (o:Organization {tenant: $tenant, domain: $domain})
+RETURN o.domain AS domain, COUNT { (o)<-[:WORKS_AT]-() } AS members
+"""
+
+# Erasure: the person with every tie and affiliation; organisations left with nobody go after.
+ERASE_PERSON = """
+MATCH (p:Person {tenant: $tenant, email: $email})
+OPTIONAL MATCH (p)-[:WORKS_AT]->(o:Organization)
+WITH p, collect(o.domain) AS domains, COUNT { (p)-[:KNOWS]-() } AS ties
+DETACH DELETE p
+RETURN domains, ties
+"""
+
+DELETE_EMPTY_ORGANIZATIONS = """
+UNWIND $domains AS domain
+MATCH (o:Organization {tenant: $tenant, domain: domain})
+WHERE NOT (o)<-[:WORKS_AT]-()
+DELETE o
+"""
+
+# Every person of the tenant whose address is at the domain or one of its subdomains.
+PEOPLE_AT_DOMAIN = """
+MATCH (p:Person {tenant: $tenant})
+WHERE p.email ENDS WITH '@' + $domain OR p.email ENDS WITH '.' + $domain
+RETURN p.email AS email
+"""
+
+BLOCK = """
+MERGE (b:Blocked {tenant: $tenant, value: $value})
+  ON CREATE SET b.kind = $kind, b.created_at = $now
+RETURN b.value AS value, b.kind AS kind, b.created_at AS created_at
+"""
+
+UNBLOCK = """
+MATCH (b:Blocked {tenant: $tenant, value: $value})
+DELETE b
+RETURN count(*) AS removed
+"""
+
+BLOCKLIST = """
+MATCH (b:Blocked {tenant: $tenant})
+RETURN b.value AS value, b.kind AS kind, b.created_at AS created_at
+ORDER BY b.kind, b.value
+"""
+
+ALL_BLOCKLISTS = "MATCH (b:Blocked) RETURN b.tenant AS tenant, b.value AS value"
+
+ADD_KEY = """
+MATCH (t:Tenant {name: $name})
+CREATE (k:ApiKey {hash: $key_hash, tenant: $name, created_at: $now})
+RETURN substring(k.hash, 0, 12) AS id
+"""
+
+KEYS = """
+MATCH (k:ApiKey {tenant: $name})
+RETURN substring(k.hash, 0, 12) AS id, k.created_at AS created_at, k.revoked_at AS revoked_at
+ORDER BY k.created_at
+"""
+
+REVOKE_KEY = """
+MATCH (k:ApiKey {tenant: $name}) WHERE k.hash STARTS WITH $id AND k.revoked_at IS NULL
+SET k.revoked_at = $now
+RETURN count(k) AS revoked
+"""
+
+# A person's strongest contacts at $now, distribution groups left out (an address that never
+# sends and that $group_min or more people write to), ranked and cut in the database so that a
+# person with thousands of ties ships only `$limit` of them.
+STRONGEST_CONTACTS = (
+    """
+MATCH (p:Person {tenant: $tenant, email: $email})-[k:KNOWS]-(c:Person)
+WHERE coalesce(c.sends, false) OR COUNT { (c)-[:KNOWS]-() } < $group_min
+"""
+    + _STRENGTH
+    + """
+WITH p, c, k, s ORDER BY s DESC, c.email LIMIT $limit
+OPTIONAL MATCH (c)-[:WORKS_AT]->(o:Organization)
+RETURN c.email AS email, coalesce(c.name, '') AS name, coalesce(c.internal, false) AS internal,
+       o.domain AS organization, properties(k) AS tie, startNode(k) = p AS person_is_a
+"""
+)
+
+# Our people who know any of the targets: ranked by their strongest tie there, each with how many
+# targets they know and their three strongest ties (full properties only for those).
+_WHO_KNOWS_TAIL = (
+    _STRENGTH
+    + """
+WITH p, t, k, s ORDER BY s DESC
+WITH p, collect({t: t, k: k}) AS known, max(s) AS best
+WITH p, best, size(known) AS knows, known[..3] AS via
+ORDER BY best DESC, knows DESC, p.email LIMIT $limit
+UNWIND via AS v
+RETURN p.email AS email, coalesce(p.name, '') AS name, knows, v.t.email AS target,
+       coalesce(v.t.name, '') AS target_name, properties(v.k) AS tie, startNode(v.k) = p AS person_is_a
+"""
+)
+
+WHO_KNOWS_PERSON = (
+    """
+MATCH (t:Person {tenant: $tenant, email: $email})-[k:KNOWS]-(p:Person)
+WHERE p.internal
+"""
+    + _WHO_KNOWS_TAIL
+)
+
+WHO_KNOWS_ORGANIZATION = (
+    """
+MATCH (:Organization {tenant: $tenant, domain: $domain})<-[:WORKS_AT]-(t:Person)-[k:KNOWS]-(p:Person)
+WHERE p.internal AND p <> t
+"""
+    + _WHO_KNOWS_TAIL
+)
+
+# An organisation's best-connected members (degree is a constant-time lookup): the targets of a
+# path search at a large organisation.
+CONNECTED_MEMBERS = """
+MATCH (:Organization {tenant: $tenant, domain: $domain})<-[:WORKS_AT]-(m:Person)
+WITH m, COUNT { (m)-[:KNOWS]-() } AS degree
+ORDER BY degree DESC, m.email LIMIT $limit
+RETURN m.email AS email
+"""
+
+# Ties erased on the topics (a tombstone on tie.updates.v1).
+DELETE_TIES = """
+UNWIND $rows AS r
+MATCH (:Person {tenant: r.tenant, email: r.a})-[k:KNOWS]-(:Person {tenant: r.tenant, email: r.b})
+DELETE k
+"""
+
+# Every tie between our people and an organisation's members, as strengths at $now only: an
+# account's coverage needs the numbers, not the evidence, so no tie properties cross the wire.
+COVERAGE_TIES = (
+    """
+MATCH (:Organization {tenant: $tenant, domain: $domain})<-[:WORKS_AT]-(t:Person)-[k:KNOWS]-(p:Person)
+WHERE p.internal AND p <> t
+"""
+    + _STRENGTH
+    + """
+RETURN p.email AS email, coalesce(p.name, '') AS name, t.email AS member, s
+"""
+)
