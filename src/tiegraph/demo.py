@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -14,7 +15,7 @@ from tiegraph.ingest.importer import run_import
 from tiegraph.services.local import LocalServices
 from tiegraph.settings import Settings
 from tiegraph.streams.lag import wait_for_stable_group, wait_for_zero_lag
-from tiegraph.synth.organization import generate_mail, generate_organization, write_mbox
+from tiegraph.synth.organization import Organization, generate_mail, generate_organization, write_mbox
 
 TENANT = "demo"
 
@@ -102,8 +103,33 @@ def run_demo(settings: Settings, people: int = 60, messages: int = 4000) -> None
         f"\n  GET /v1/ties/{org.ceo.email}/{top} -> strength {tie['strength']:.2f} ({tie['band']}),"
         f" evidence {tie['evidence']}"
     )
+    _ask_the_network(base, headers, org, as_of)
     _say(
-        f"\nThe API is at {base} (docs: {base}/docs). Try:\n"
+        f"\nThe API is at {base} (docs: {base}/docs, ops page: {base}/ops). Try:\n"
         f"  curl -H 'Authorization: Bearer {key}' {base}/v1/people/{org.ceo.email}/contacts\n"
         "Stop everything with: tiegraph services down"
     )
+
+
+def _ask_the_network(base: str, headers: dict[str, str], org: Organization, as_of: str) -> None:
+    """The questions users pay for: who knows an account, the warm path in, and the white space."""
+    domains = Counter(p.domain for p in org.external if p.email not in org.silent)
+    account = domains.most_common(1)[0][0]
+    params = {"as_of": as_of}
+    who = httpx.get(f"{base}/v1/who-knows", params={**params, "target": account}, headers=headers, timeout=30).json()
+    _say(f"\n  GET /v1/who-knows?target={account}")
+    for k in who["people"][:5]:
+        _say(f"    {k['strength']:.2f} {k['band']:<6} {k['email']:<38} knows {k['knows']} there")
+    paths = httpx.get(f"{base}/v1/paths", params={**params, "to": account, "k": 3}, headers=headers, timeout=30).json()
+    _say(f"\n  GET /v1/paths?to={account}&k=3  (strength = product of the hops)")
+    for path in paths["paths"]:
+        chain = " -> ".join(p["email"] for p in path["people"])
+        _say(f"    {path['strength']:.3f}  {chain}")
+    cover = httpx.get(f"{base}/v1/organizations/{account}/coverage", params=params, headers=headers, timeout=30).json()
+    key_connector = cover["key_connector"]["email"] if cover["key_connector"] else "nobody"
+    _say(
+        f"\n  GET /v1/organizations/{account}/coverage -> {cover['covered']} of {cover['members']} people there"
+        f" have a strong tie to us; key connector {key_connector}; white space:"
+    )
+    for w in cover["white_space"][:5]:
+        _say(f"    {w['email']:<38} best tie {w['best_strength']:.2f} via {w['best_connector'] or '-'}")

@@ -166,6 +166,9 @@ def test_demo_runs_end_to_end(stack: Stack) -> None:
     assert "caught up" in result.stdout
     assert "strongest:" in result.stdout
     assert "'messages': 600" in result.stdout
+    assert "GET /v1/who-knows" in result.stdout and "GET /v1/paths" in result.stdout
+    assert " -> " in result.stdout  # at least one warm path into the busiest outside account
+    assert "have a strong tie to us; key connector" in result.stdout
 
 
 async def test_awaiting_reply_lists_conversations_whose_last_message_is_unanswered(
