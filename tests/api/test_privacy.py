@@ -69,6 +69,32 @@ async def test_blocking_a_domain_purges_its_people_and_subdomains(
     assert "other.example" not in values
 
 
+async def test_a_tie_update_in_flight_cannot_bring_an_erased_person_back(
+    api: httpx.AsyncClient, graph: GraphStore, tenants: dict[str, Any]
+) -> None:
+    a = tenants["a"]
+    late = "late@gone.example"
+    await write(graph, [tie("priv-a", ME, late, 2, 2)], (OURS,))
+    assert (await api.delete(f"/v1/people/{late}", headers=a)).status_code == 200
+    assert (await api.put("/v1/blocklist/fully-gone.example", headers=a)).status_code == 200
+    # Updates produced before the erase reach the writer after it: the blocklist in the graph stops them.
+    await write(graph, [tie("priv-a", ME, late, 3, 3), tie("priv-a", ME, "x@sub.fully-gone.example", 1, 1)], (OURS,))
+    assert (await api.get(f"/v1/people/{late}", headers=a)).status_code == 404
+    assert (await api.get("/v1/people/x@sub.fully-gone.example", headers=a)).status_code == 404
+    # ...and the same pair in a tenant that did not block it is written as usual.
+    await write(graph, [tie("priv-b", ME, late, 1, 1)], (OURS,))
+    assert (await api.get(f"/v1/people/{late}", headers=tenants["b"])).status_code == 200
+
+
+async def test_a_rewritten_tie_keeps_nothing_of_its_old_properties(graph: GraphStore) -> None:
+    old = tie("priv-c", ME, DORA, 4, 4)
+    old.counts["meeting"] = 3  # a kind the new state does not have
+    await write(graph, [old], (OURS,))
+    await write(graph, [tie("priv-c", ME, DORA, 1, 0)], (OURS,))
+    rewritten = await graph.tie("priv-c", ME, DORA)
+    assert rewritten is not None and "meeting" not in rewritten.counts and rewritten.counts.get("to_ba", 0) == 0
+
+
 @pytest.mark.parametrize("entry", ["not a thing", "a@", "-x-"])
 async def test_bad_blocklist_entries_are_422(api: httpx.AsyncClient, tenants: dict[str, Any], entry: str) -> None:
     response = await api.put(f"/v1/blocklist/{entry}", headers=tenants["a"])

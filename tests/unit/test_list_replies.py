@@ -70,3 +70,12 @@ def test_join_records_round_trip_through_their_wire_form() -> None:
     link = ReplyLink("t", "<p@a>", "bob@b.example", "Bob", 1.0, "k", "h", 1, ("cy@c.example",))
     assert thread_record_from_dict(authored.to_dict()) == authored
     assert thread_record_from_dict(link.to_dict()) == link
+
+
+def test_blocked_people_never_enter_the_join() -> None:
+    reply = message(
+        "bob@b.example", (LIST_ADDRESS, "cy@c.example", "dan@blocked.example"), list_id=LIST, in_reply_to="<p@a>"
+    )
+    _, link = thread_records(reply, frozenset({"blocked.example"}))
+    assert link is not None and link.addressed == ("cy@c.example",)
+    assert thread_records(reply, frozenset({"bob@b.example"})) == (None, None)

@@ -10,9 +10,11 @@ second completes the pair into one reply interaction.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tiegraph.core.blocklist import is_blocked
 from tiegraph.core.interactions import effective_sender, person_recipients
 from tiegraph.core.model import TieModel
 from tiegraph.core.noise import is_automated, is_bulk_marketing, non_person_addresses
@@ -52,18 +54,23 @@ class ReplyLink:
         return {"type": "reply", **asdict(self)}
 
 
-def thread_records(message: MailMessage) -> tuple[Authored | None, ReplyLink | None]:
-    """What a list message contributes to the join: its authorship, and its link to the parent."""
+def thread_records(
+    message: MailMessage, blocked: Collection[str] = frozenset()
+) -> tuple[Authored | None, ReplyLink | None]:
+    """What a list message contributes to the join: its authorship, and its link to the parent.
+    Nothing by a blocked author, and no blocked address among the people it addressed."""
     if not message.list_id or message.sender is None or is_automated(message) or is_bulk_marketing(message):
         return None, None
     not_people = non_person_addresses(message)
     sender = effective_sender(message, not_people)
-    if sender is None:
+    if sender is None or is_blocked(sender.email, blocked):
         return None, None
     authored = Authored(message.tenant, message.message_id, sender.email, sender.name) if message.message_id else None
     if not message.in_reply_to:
         return authored, None
-    addressed = tuple(sorted(person_recipients(message, not_people | {sender.email})))
+    addressed = tuple(
+        sorted(e for e in person_recipients(message, not_people | {sender.email}) if not is_blocked(e, blocked))
+    )
     link = ReplyLink(
         tenant=message.tenant,
         parent_id=message.in_reply_to,

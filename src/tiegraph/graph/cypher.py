@@ -12,9 +12,18 @@ SCHEMA = [
     "CREATE INDEX knows_tenant IF NOT EXISTS FOR ()-[k:KNOWS]-() ON (k.tenant)",
 ]
 
-# One statement per batch. Every value is absolute, so a replayed batch changes nothing.
+# One statement per batch. Every value is absolute, so a replayed batch changes nothing, and the
+# edge's properties are replaced, not merged: a tie recreated after an erase keeps nothing of the
+# old one. A tie with a blocked person (an address, or one under a blocked domain) is never written,
+# checked against the graph's blocklist in the same statement: an update already on its way when
+# the person was erased cannot bring them back, whatever a worker's cached blocklist says.
 WRITE_TIES = """
 UNWIND $rows AS r
+WITH r WHERE NOT EXISTS {
+  MATCH (x:Blocked {tenant: r.tenant})
+  WHERE x.value IN [r.a, r.b]
+     OR (NOT x.value CONTAINS '@' AND any(e IN [r.a, r.b] WHERE e ENDS WITH '@' + x.value OR e ENDS WITH '.' + x.value))
+}
 MERGE (a:Person {tenant: r.tenant, email: r.a})
   ON CREATE SET a.name = r.a_name
 SET a.internal = r.a_internal,
@@ -26,7 +35,7 @@ SET b.internal = r.b_internal,
     b.name = CASE WHEN r.b_name <> '' THEN r.b_name ELSE b.name END,
     b.sends = coalesce(b.sends, false) OR r.b_sent
 MERGE (a)-[k:KNOWS]->(b)
-SET k += r.props
+SET k = r.props
 FOREACH (_ IN CASE WHEN r.a_org IS NULL THEN [] ELSE [1] END |
   MERGE (oa:Organization {tenant: r.tenant, domain: r.a_org})
   MERGE (a)-[:WORKS_AT]->(oa))

@@ -153,7 +153,10 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     failures = SendFailures()
     app.sensors.add(failures)
 
+    tenants_loaded = asyncio.Event()
+
     async def stream_batches(stream: StreamT[bytes], stage: str) -> AsyncIterator[Sequence[EventT[bytes]]]:
+        await tenants_loaded.wait()
         async for batch in batches(stream).take_events(
             settings.stream_batch_size, within=settings.stream_batch_seconds
         ):
@@ -220,8 +223,8 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                     found = derive_interactions(message, tenants.model(message.tenant))
                     await send_interactions(delivery, found, event)
                     derived += len(found)
-                    for record in thread_records(message):
-                        if record is not None and not is_blocked(record.author, tenants.blocked(record.tenant)):
+                    for record in thread_records(message, tenants.blocked(message.tenant)):
+                        if record is not None:
                             joined_on = record.message_id if isinstance(record, Authored) else record.parent_id
                             await send(delivery, list_threads, t.thread_key(record.tenant, joined_on), record.to_dict())
             await delivery.settle()
@@ -286,8 +289,8 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                     keyed = [(k, i) for k, i in keyed if k != key]  # what came before is erased too
                     continue
                 interaction = await decoded(delivery, event, Interaction.from_dict, "aggregate")
-                if interaction is not None:
-                    keyed.append((key, interaction))
+                if interaction is not None and drop_blocked([interaction], tenants.blocked(interaction.tenant)):
+                    keyed.append((key, interaction))  # a blocked one may have been sent before the block
             loaded = ties.for_batch((key for key, _ in keyed if key not in erased), app.consumer_generation_id)
             for key in erased:
                 loaded.pop(key, None)  # interactions after the erase start a new tie
@@ -320,12 +323,14 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             authors: dict[str, tuple[EventT[bytes], Authored]] = {}  # learned in this batch
             waiting: dict[str, tuple[EventT[bytes], list[dict[str, Any]]]] = {}  # new pending lists
             for event in batch:
-                record = await decoded(delivery, event, thread_record_from_dict, "credit_list_replies")
+                record = await decoded(delivery, event, thread_record_from_dict, "list_replies")
                 if record is None:
                     continue
                 key = cast(bytes, event.key).decode()
                 known = authors[key][1] if key in authors else _authored(key, message_authors.get(key))
                 links = waiting[key][1] if key in waiting else list(pending_replies.get(key) or [])
+                if is_blocked(record.author, tenants.blocked(record.tenant)):
+                    continue  # sent before the author was blocked: never stored
                 if isinstance(record, Authored):
                     if known is not None:
                         continue  # another copy of a message already known
@@ -358,12 +363,24 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             await delivery.settle()
             yield credited
 
-    async def load_tenants() -> None:
+    async def load_tenants() -> bool:
         try:
             tenants.replace(await graph.tenants())
             tenants.replace_blocklists(await graph.all_blocklists())
+            return True
         except GraphUnavailable as exc:
             log.warning("cannot refresh tenants: %s", exc)
+            return False
+
+    @app.task  # type: ignore[untyped-decorator]  # mode's decorators carry no types
+    async def load_tenants_at_start() -> None:
+        """Tenants' models and blocklists before the first batch: a worker that started with an
+        empty directory would let blocked addresses through until the first refresh."""
+        delay = 0.25
+        while not await load_tenants():
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF_S)
+        tenants_loaded.set()
 
     @app.agent(tie_updates)
     async def write_ties(stream: StreamT[bytes]) -> AsyncIterator[int]:
@@ -437,8 +454,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         except StreamUnavailable:
             watch.reset()
             return
-        metrics.record_lag(rows)  # ops: lag gauges from the same reading
-        metrics.record_lag(rows)
+        metrics.record_lag(rows)  # lag gauges from the same reading
         stalled = watch.stalled(rows, owned, time.monotonic())
         if stalled:
             where = ", ".join(f"{r.topic}[{r.partition}] at {r.committed} (lag {r.lag})" for r in stalled)

@@ -1,7 +1,7 @@
 // The ops page's two charts, drawn with the vendored uPlot from GET /v1/ops/history.
 (function () {
   "use strict";
-  var STAGES = ["derive", "meet", "aggregate", "write", "count", "dead_letters"];
+  var STAGES = ["derive", "meet", "list_replies", "aggregate", "write", "count", "dead_letters"];
   var COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#333"];
   var charts = {};
 
