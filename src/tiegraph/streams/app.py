@@ -63,10 +63,13 @@ async def write_until_done(
 
 
 def latest_per_key(events: Sequence[EventT[bytes]]) -> list[dict[str, Any]]:
-    """The last value of each key in a batch: an older update of the same tie is superseded."""
+    """The last value of each key in a batch (an older update of the same tie is superseded), with
+    its source offset as "offset": the graph keeps a write only if no later offset of the key was
+    written, so a worker that lost the partition in a rebalance cannot overwrite newer values
+    with its in-flight batch."""
     latest: dict[bytes, dict[str, Any]] = {}
     for event in events:
-        latest[cast(bytes, event.key)] = t.decode(event.value)
+        latest[cast(bytes, event.key)] = {**t.decode(event.value), "offset": event.message.offset}
     return list(latest.values())
 
 
@@ -275,7 +278,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 await load_tenants()  # a tenant created since the last refresh: learn its domains
             # A fixed order takes node locks in one order, so concurrent writers rarely deadlock.
             updates.sort(key=lambda u: (u["tenant"], u["a"], u["b"]))
-            rows = [tie_row(u, tenants.domains(u["tenant"])) for u in updates]
+            rows = [{**tie_row(u, tenants.domains(u["tenant"])), "offset": u["offset"]} for u in updates]
             await write_until_done(graph.write_ties, rows, watch.reset)
             yield len(rows)
 
