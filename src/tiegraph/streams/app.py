@@ -134,7 +134,9 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     app.sensors.add(failures)
 
     def stream_batches(stream: StreamT[bytes]) -> AsyncIterator[Sequence[EventT[bytes]]]:
-        return batches(stream).take_events(settings.stream_batch_size, within=settings.stream_batch_seconds)
+        return app.ack_gate.batches(
+            batches(stream).take_events(settings.stream_batch_size, within=settings.stream_batch_seconds)
+        )
 
     async def send(delivery: BatchDelivery, topic_: faust.TopicT, key: bytes | None, value: dict[str, Any]) -> None:
         delivery.add(await topic_.send(key=key, value=t.encode(value)))
@@ -272,7 +274,9 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     @app.agent(tie_updates)
     async def write_ties(stream: StreamT[bytes]) -> AsyncIterator[int]:
         """Tie updates -> Neo4j, one UNWIND statement per batch."""
-        async for batch in batches(stream).take_events(settings.graph_batch_size, within=settings.graph_batch_seconds):
+        async for batch in app.ack_gate.batches(
+            batches(stream).take_events(settings.graph_batch_size, within=settings.graph_batch_seconds)
+        ):
             updates = latest_per_key(batch)
             if not all(tenants.knows(u["tenant"]) for u in updates):
                 await load_tenants()  # a tenant created since the last refresh: learn its domains
@@ -284,7 +288,9 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
 
     @app.agent(counters)
     async def write_counters(stream: StreamT[bytes]) -> AsyncIterator[int]:
-        async for batch in batches(stream).take_events(settings.graph_batch_size, within=settings.graph_batch_seconds):
+        async for batch in app.ack_gate.batches(
+            batches(stream).take_events(settings.graph_batch_size, within=settings.graph_batch_seconds)
+        ):
             rows = latest_per_key(batch)
             await write_until_done(graph.write_counters, rows, watch.reset)
             yield len(rows)
