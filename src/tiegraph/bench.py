@@ -8,7 +8,7 @@ On the local services it generates a corpus with the synthetic organisation gene
   4. worker peak RSS (VmHWM of the Faust worker process);
   5. the same pipeline run with two workers in one consumer group;
   6. freshness at a steady live rate of 1,000 msgs/s (bench_freshness.py).
-Query latency comes from bench_queries.py (merged separately).
+Query latency comes from bench_queries.py, on a generated graph of 1M ties by default.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from tiegraph.bench_freshness import measure_freshness
+from tiegraph.bench_queries import measure_query_latency
 from tiegraph.deployment import connect_graph
 from tiegraph.graph.neo4j import tie_row
 from tiegraph.ingest.headers import parse_message
@@ -94,8 +95,11 @@ async def _latest_ties(bootstrap: str, topic: str) -> tuple[list[dict[str, Any]]
         while emitted < total:
             for records in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
                 for record in records:
-                    latest[record.key] = json.loads(record.value)
                     emitted += 1
+                    if record.value is None:  # a tombstone: the tie was erased
+                        latest.pop(record.key, None)
+                    else:
+                        latest[record.key] = json.loads(record.value)
     finally:
         await consumer.stop()
     return list(latest.values()), emitted
@@ -192,7 +196,13 @@ async def _freshness(settings: Settings, people: int, rate: float, seconds: floa
 
 
 async def run_bench(
-    settings: Settings, messages: int = 50_000, people: int = 3_000, freshness_seconds: float = 20.0
+    settings: Settings,
+    messages: int = 50_000,
+    people: int = 3_000,
+    freshness_seconds: float = 20.0,
+    query_people: int = 100_000,
+    query_ties: int = 1_000_000,
+    query_requests: int = 300,
 ) -> dict[str, Any]:
     tenant = f"bench-{uuid.uuid4().hex[:8]}"
     corpus = _corpus(messages, people, tenant)
@@ -202,6 +212,9 @@ async def run_bench(
     ties, emitted = await _latest_ties(settings.kafka_bootstrap, single.names[t.TIE_UPDATES])
     write_limit = await _write_limit(settings, ties, f"{tenant}-limit", settings.graph_batch_size)
     freshness = await _freshness(settings, min(people, 1_000), rate=1000.0, seconds=freshness_seconds)
+    # Query latency on a generated graph written straight into Neo4j (a query benchmark, not a
+    # pipeline one); a graph of that size loaded by an earlier run is reused.
+    queries = await measure_query_latency(settings, query_people, query_ties, query_requests)
     throughput = len(corpus) / single.pipeline_s
     # The writer's ceiling in messages: tie writes per second over tie updates per message.
     write_limit_msgs = write_limit * len(corpus) / max(emitted, 1)
@@ -220,10 +233,9 @@ async def run_bench(
         "pipeline_vs_limit": round(throughput / min(consume_limit, write_limit_msgs), 3),
         "worker_rss_mb": round(single.rss_mb, 1),
         **freshness,
-        # Query latency: the integrator fills these from src/tiegraph/bench_queries.py (another branch).
-        "contacts_p99_ms": None,
-        "who_knows_p99_ms": None,
-        "paths_p99_ms": None,
+        **{k: v for k, v in queries.items() if k.endswith("_ms")},
+        "query_graph_people": queries["people"],
+        "query_graph_ties": queries["ties"],
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
     }
 
@@ -248,7 +260,12 @@ def print_table(result: dict[str, Any]) -> None:
             f"p50 {result['freshness_p50_ms']} ms, p99 {result['freshness_p99_ms']} ms "
             f"({result['freshness_probes']} probes, {result['freshness_probes_not_seen']} not seen)",
         ),
-        ("query latency", "see bench_queries (integrator)"),
+        (
+            f"queries at {result['query_graph_ties']:,} ties (p50 / p99)",
+            f"contacts {result['contacts_p50_ms']} / {result['contacts_p99_ms']} ms (goal p99 <= 20), "
+            f"who-knows {result['who_knows_p50_ms']} / {result['who_knows_p99_ms']} ms (<= 20), "
+            f"paths {result['paths_p50_ms']} / {result['paths_p99_ms']} ms (<= 50)",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     for name, value in rows:

@@ -283,14 +283,25 @@ def bench(
     messages: Annotated[int, typer.Option(help="messages in the generated corpus")] = 50_000,
     people: Annotated[int, typer.Option(help="people in the generated organisation")] = 3_000,
     freshness_seconds: Annotated[float, typer.Option(help="how long to produce at 1,000 msgs/s")] = 20.0,
+    query_people: Annotated[int, typer.Option(help="people in the query-latency graph")] = 100_000,
+    query_ties: Annotated[int, typer.Option(help="ties in the query-latency graph")] = 1_000_000,
+    query_requests: Annotated[int, typer.Option(help="requests per endpoint for query latency")] = 300,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Measure pipeline throughput against raw Kafka and Neo4j limits on the local services."""
+    """Pipeline throughput against raw Kafka and Neo4j limits, freshness and query latency, in one run."""
     from tiegraph.bench import print_table, run_bench
 
     try:
         result = asyncio.run(
-            run_bench(Settings(), messages=messages, people=people, freshness_seconds=freshness_seconds)
+            run_bench(
+                Settings(),
+                messages=messages,
+                people=people,
+                freshness_seconds=freshness_seconds,
+                query_people=query_people,
+                query_ties=query_ties,
+                query_requests=query_requests,
+            )
         )
     except TiegraphError as exc:
         raise _fail(str(exc)) from exc

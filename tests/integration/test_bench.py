@@ -13,7 +13,21 @@ pytestmark = pytest.mark.integration
 
 def test_bench_smoke_run_reports_every_figure(stack: Stack) -> None:
     result = stack.cli(
-        "bench", "--messages", "1500", "--people", "80", "--freshness-seconds", "3", "--json", timeout=600
+        "bench",
+        "--messages",
+        "1500",
+        "--people",
+        "80",
+        "--freshness-seconds",
+        "3",
+        "--query-people",
+        "400",
+        "--query-ties",
+        "2000",
+        "--query-requests",
+        "20",
+        "--json",
+        timeout=600,
     )
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["messages"] == 1500 and figures["ties"] > 50
@@ -23,10 +37,14 @@ def test_bench_smoke_run_reports_every_figure(stack: Stack) -> None:
         "neo4j_write_limit_ties_per_s",
         "worker_rss_mb",
         "throughput_2_workers_msgs_per_s",
+        "contacts_p99_ms",
+        "who_knows_p99_ms",
+        "paths_p99_ms",
     ):
         assert figures[name] > 0, name
     assert figures["freshness_probes"] + figures["freshness_probes_not_seen"] == 60  # 3 s at 1,000/s, 1 in 50
     if figures["freshness_probes"]:
         assert 0 < figures["freshness_p50_ms"] <= figures["freshness_p99_ms"]
     assert figures["pipeline_vs_limit"] > 0
-    assert "pipeline vs lower limit" in result.stdout
+    assert figures["query_graph_ties"] > 1000
+    assert "pipeline vs lower limit" in result.stdout and "queries at" in result.stdout

@@ -24,7 +24,7 @@ def test_the_last_record_of_a_key_decides_update_or_deletion() -> None:
     k1, k2 = t.pair_key("acme", "a@x.com", "b@x.com"), t.pair_key("acme", "a@x.com", "c@x.com")
     update = {"tenant": "acme", "a": "a@x.com", "b": "c@x.com", "ref_at": 1.0}
     updates, deletions = split_deletions(
-        [(k1, t.encode({"tenant": "acme"})), (k1, None), (k2, None), (k2, t.encode(update))]
+        [(k1, t.encode({"tenant": "acme"}), 1), (k1, None, 2), (k2, None, 3), (k2, t.encode(update), 4)]
     )
-    assert deletions == [{"tenant": "acme", "a": "a@x.com", "b": "b@x.com"}]
-    assert updates == [update]
+    assert deletions == [{"tenant": "acme", "a": "a@x.com", "b": "b@x.com", "offset": 2}]
+    assert updates == [{**update, "offset": 4}]

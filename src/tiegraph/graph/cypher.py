@@ -35,7 +35,10 @@ SET b.internal = r.b_internal,
     b.name = CASE WHEN r.b_name <> '' THEN r.b_name ELSE b.name END,
     b.sends = coalesce(b.sends, false) OR r.b_sent
 MERGE (a)-[k:KNOWS]->(b)
-SET k = r.props
+WITH a, b, k, r
+// a row without an offset (a rewrite) always applies; otherwise an older offset never overwrites
+WHERE r.offset IS NULL OR coalesce(k.update_offset, -1) <= r.offset
+SET k = r.props, k.update_offset = r.offset
 FOREACH (_ IN CASE WHEN r.a_org IS NULL THEN [] ELSE [1] END |
   MERGE (oa:Organization {tenant: r.tenant, domain: r.a_org})
   MERGE (a)-[:WORKS_AT]->(oa))
@@ -47,7 +50,9 @@ FOREACH (_ IN CASE WHEN r.b_org IS NULL THEN [] ELSE [1] END |
 WRITE_COUNTERS = """
 UNWIND $rows AS r
 MERGE (c:Counter {tenant: r.tenant, name: r.name, partition: r.partition})
-SET c.value = r.value
+WITH c, r
+WHERE r.offset IS NULL OR coalesce(c.update_offset, -1) <= r.offset
+SET c.value = r.value, c.update_offset = r.offset
 """
 
 CREATE_TENANT = """

@@ -197,6 +197,7 @@ RETURN m.email AS email
 DELETE_TIES = """
 UNWIND $rows AS r
 MATCH (:Person {tenant: r.tenant, email: r.a})-[k:KNOWS]-(:Person {tenant: r.tenant, email: r.b})
+WHERE r.offset IS NULL OR coalesce(k.update_offset, -1) <= r.offset
 DELETE k
 """
 

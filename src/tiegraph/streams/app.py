@@ -75,10 +75,13 @@ async def write_until_done(
 
 
 def latest_per_key(events: Sequence[EventT[bytes]]) -> list[dict[str, Any]]:
-    """The last value of each key in a batch: an older update of the same tie is superseded."""
+    """The last value of each key in a batch (an older update of the same tie is superseded), with
+    its source offset as "offset": the graph keeps a write only if no later offset of the key was
+    written, so a worker that lost the partition in a rebalance cannot overwrite newer values
+    with its in-flight batch."""
     latest: dict[bytes, dict[str, Any]] = {}
     for event in events:
-        latest[cast(bytes, event.key)] = t.decode(event.value)
+        latest[cast(bytes, event.key)] = {**t.decode(event.value), "offset": event.message.offset}
     return list(latest.values())
 
 
@@ -156,9 +159,10 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     tenants_loaded = asyncio.Event()
 
     async def stream_batches(stream: StreamT[bytes], stage: str) -> AsyncIterator[Sequence[EventT[bytes]]]:
+        """The stage's batches, once tenants are loaded; acks held until the agent finishes each."""
         await tenants_loaded.wait()
-        async for batch in batches(stream).take_events(
-            settings.stream_batch_size, within=settings.stream_batch_seconds
+        async for batch in app.ack_gate.batches(
+            batches(stream).take_events(settings.stream_batch_size, within=settings.stream_batch_seconds)
         ):
             metrics.count_processed(stage, len(batch))
             yield batch
@@ -385,15 +389,17 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     @app.agent(tie_updates)
     async def write_ties(stream: StreamT[bytes]) -> AsyncIterator[int]:
         """Tie updates -> Neo4j, one UNWIND statement per batch."""
-        async for batch in batches(stream).take_events(settings.graph_batch_size, within=settings.graph_batch_seconds):
-            updates, deletions = split_deletions([(cast(bytes, e.key), e.value) for e in batch])
+        async for batch in app.ack_gate.batches(
+            batches(stream).take_events(settings.graph_batch_size, within=settings.graph_batch_seconds)
+        ):
+            updates, deletions = split_deletions([(cast(bytes, e.key), e.value, e.message.offset) for e in batch])
             if deletions:
                 await write_until_done(graph.delete_ties, deletions, watch.reset)
             if not all(tenants.knows(u["tenant"]) for u in updates):
                 await load_tenants()  # a tenant created since the last refresh: learn its domains
             # A fixed order takes node locks in one order, so concurrent writers rarely deadlock.
             updates.sort(key=lambda u: (u["tenant"], u["a"], u["b"]))
-            rows = [tie_row(u, tenants.domains(u["tenant"])) for u in updates]
+            rows = [{**tie_row(u, tenants.domains(u["tenant"])), "offset": u["offset"]} for u in updates]
             metrics.count_processed("write", len(batch))
             with metrics.timed_graph_write("ties", len(rows)):
                 await write_until_done(graph.write_ties, rows, watch.reset)
@@ -402,7 +408,9 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
 
     @app.agent(counters)
     async def write_counters(stream: StreamT[bytes]) -> AsyncIterator[int]:
-        async for batch in batches(stream).take_events(settings.graph_batch_size, within=settings.graph_batch_seconds):
+        async for batch in app.ack_gate.batches(
+            batches(stream).take_events(settings.graph_batch_size, within=settings.graph_batch_seconds)
+        ):
             rows = latest_per_key(batch)
             metrics.count_processed("count", len(batch))
             with metrics.timed_graph_write("counters", len(rows)):

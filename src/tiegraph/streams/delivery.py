@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import faust
@@ -66,12 +66,35 @@ class BatchDelivery:
             raise StreamUnavailable(f"{len(failed)} record(s) not delivered to Kafka: {failed[0]!r}")
 
 
-def refuse_stale_acks(consumer: ConsumerT, generation: Callable[[], int]) -> None:
-    """Make `consumer` ignore acks of messages fetched under an older consumer generation."""
+class AckGate:
+    """Holds back the acks of a batch until the agent has finished it. `take_events` acks a batch
+    in a `finally` when its generator is closed, i.e. also when the agent crashed or was cancelled
+    mid-batch (a stop while the writer waits for Neo4j): without the gate a graceful stop would then
+    commit a batch that was never written."""
+
+    def __init__(self) -> None:
+        self._held: weakref.WeakSet[Message] = weakref.WeakSet()
+
+    async def batches(self, batches: AsyncIterator[Sequence[EventT[Any]]]) -> AsyncIterator[Sequence[EventT[Any]]]:
+        """`batches`, each held while the agent works on it; released only when it asks for the next."""
+        async for batch in batches:
+            messages = [event.message for event in batch]
+            self._held.update(messages)
+            yield batch  # an exception or a close here leaves the batch held: never acked
+            for message in messages:
+                self._held.discard(message)
+
+    def allows(self, message: Message) -> bool:
+        return message not in self._held
+
+
+def refuse_stale_acks(consumer: ConsumerT, generation: Callable[[], int], gate: AckGate) -> None:
+    """Make `consumer` ignore acks of messages fetched under an older consumer generation, and of
+    messages whose batch the agent did not finish."""
     ack = consumer.ack
 
     def ack_current_generation(message: Message) -> bool:
-        if message.generation_id != generation():
+        if message.generation_id != generation() or not gate.allows(message):
             # Done for the stream (so a stop does not wait for it), but its offset is not recorded.
             message.acked = True
             consumer.unacked.discard(message)
@@ -91,7 +114,9 @@ def make_current(event: EventT[Any]) -> None:
 class GuardedApp(faust.App):
     """The Faust app whose consumer refuses stale acks (see the module docstring)."""
 
+    ack_gate = AckGate()
+
     def _new_consumer(self) -> ConsumerT:
         consumer = super()._new_consumer()
-        refuse_stale_acks(consumer, lambda: self.consumer_generation_id)
+        refuse_stale_acks(consumer, lambda: self.consumer_generation_id, self.ack_gate)
         return consumer

@@ -33,19 +33,23 @@ def is_erase_command(value: bytes | None) -> bool:
     return value is not None and value.startswith(ERASE_PREFIX)
 
 
-def split_deletions(events: Sequence[tuple[bytes, bytes | None]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The last record of each key in a batch, split into tie updates and deleted pairs
-    (a tombstone, value None); a later update after a tombstone wins, and the other way round."""
-    latest: dict[bytes, bytes | None] = {}
-    for key, value in events:
-        latest[key] = value
+def split_deletions(
+    events: Sequence[tuple[bytes, bytes | None, int]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The last record of each key in a batch of (key, value, offset), split into tie updates and
+    deleted pairs (a tombstone, value None); a later update after a tombstone wins, and the other
+    way round. Each carries its offset as "offset": the graph never lets an older record of a pair
+    overwrite (or delete) what a newer one wrote."""
+    latest: dict[bytes, tuple[bytes | None, int]] = {}
+    for key, value, offset in events:
+        latest[key] = (value, offset)
     updates, deletions = [], []
-    for key, value in latest.items():
+    for key, (value, offset) in latest.items():
         if value is None:
             tenant, a, b = key.decode().split("|", 2)
-            deletions.append({"tenant": tenant, "a": a, "b": b})
+            deletions.append({"tenant": tenant, "a": a, "b": b, "offset": offset})
         else:
-            updates.append(t.decode(value))
+            updates.append({**t.decode(value), "offset": offset})
     return updates, deletions
 
 

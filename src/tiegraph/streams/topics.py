@@ -23,6 +23,8 @@ LIST_THREADS = "list.threads.v1"  # list messages' authors and list replies, key
 
 # Latest value per key is all that matters for these: compaction keeps them bounded.
 COMPACTED = frozenset({TIE_UPDATES, COUNTERS})
+# The worker's Faust tables (streams/app.py); each has a changelog topic "<app id>-<table>-changelog".
+TABLES = ("seen_messages", "dead_letter_keys", "tie_states", "meeting_states", "message_authors", "pending_replies")
 ALL_TOPICS = (MAIL_MESSAGES, CALENDAR_EVENTS, INTERACTIONS, TIE_UPDATES, COUNTERS, DEAD_LETTERS, LIST_THREADS)
 
 
@@ -95,6 +97,38 @@ async def ensure_topics(bootstrap: str, names: TopicNames, partitions: int, repl
         ]
         if missing:
             # Another process may create them between our list and create.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+    finally:
+        await admin.close()
+
+
+COMPACT = {"cleanup.policy": "compact"}
+
+
+async def ensure_changelog_topics(bootstrap: str, app_id: str, partitions: int, replication: int = 1) -> None:
+    """Create the tables' changelog topics before the worker starts. Faust creates them itself,
+    but one created while the consumer subscribes can stay missing from its metadata for minutes
+    ("not found in cluster metadata"), and the first write to that table then fails with
+    PartitionsMismatch (seen with meeting_states)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    try:
+        await admin.start()
+    except KafkaError as exc:
+        raise StreamUnavailable(f"Kafka unreachable at {bootstrap}: {exc}") from exc
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(
+                name,
+                num_partitions=partitions,
+                replication_factor=replication,
+                topic_configs={"cleanup.policy": "compact"},
+            )
+            for name in (f"{app_id}-{table}-changelog" for table in TABLES)
+            if name not in existing
+        ]
+        if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
     finally:

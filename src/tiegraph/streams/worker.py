@@ -26,6 +26,7 @@ from tiegraph.settings import Settings
 from tiegraph.streams.app import create_app
 from tiegraph.streams.metrics import serve_metrics
 from tiegraph.streams.tenants import TenantDirectory
+from tiegraph.streams.topics import ensure_changelog_topics
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,11 @@ def _wait(child: subprocess.Popen[bytes], stopping: Callable[[], bool]) -> int:
 def run_faust_worker(settings: Settings, loglevel: str) -> None:
     """Create topics and schema if needed, then run every agent until stopped (SIGTERM/SIGINT)."""
     asyncio.run(prepare(settings))
+    asyncio.run(
+        ensure_changelog_topics(
+            settings.kafka_bootstrap, settings.app_id, settings.topic_partitions, settings.topic_replication
+        )
+    )
     serve_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
     # A fresh driver: the async driver belongs to the event loop that used it; Faust runs its own loop.
     app = create_app(settings, connect_graph(settings), TenantDirectory())
