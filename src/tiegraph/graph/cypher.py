@@ -47,12 +47,14 @@ FOREACH (_ IN CASE WHEN r.b_org IS NULL THEN [] ELSE [1] END |
   MERGE (b)-[:WORKS_AT]->(ob))
 """
 
+# Counters count distinct keys of a changelogged set, which only grows: the larger value wins, so
+# a worker that lost its partition in a rebalance and publishes a count from its stale view of
+# the set after the new owner cannot lower it (ordering by offset alone would let it).
 WRITE_COUNTERS = """
 UNWIND $rows AS r
 MERGE (c:Counter {tenant: r.tenant, name: r.name, partition: r.partition})
-WITH c, r
-WHERE r.offset IS NULL OR coalesce(c.update_offset, -1) <= r.offset
-SET c.value = r.value, c.update_offset = r.offset
+SET c.value = CASE WHEN c.value IS NULL OR r.value > c.value THEN r.value ELSE c.value END,
+    c.update_offset = CASE WHEN r.offset > coalesce(c.update_offset, -1) THEN r.offset ELSE c.update_offset END
 """
 
 CREATE_TENANT = """
