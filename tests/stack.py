@@ -82,7 +82,8 @@ def shared_data(*parts: str) -> Path:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    home = ROOT / ".tiegraph" / "test"
+    offset = os.environ.get("TIEGRAPH_TEST_PORT_OFFSET", "0")
+    home = ROOT / ".tiegraph" / ("test" if offset == "0" else f"test-{offset}")  # side-by-side runs stay apart
     shutil.rmtree(home, ignore_errors=True)
     run_id = uuid.uuid4().hex[:8]
     port = test_port
