@@ -76,34 +76,13 @@ def decode(raw: bytes | None) -> dict[str, Any]:
     return value
 
 
+COMPACT = {"cleanup.policy": "compact"}
+
+
 async def ensure_topics(bootstrap: str, names: TopicNames, partitions: int, replication: int = 1) -> None:
     """Create the pipeline's topics if missing, with the given partition count and replication."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
-    try:
-        await admin.start()
-    except KafkaError as exc:
-        raise StreamUnavailable(f"Kafka unreachable at {bootstrap}: {exc}") from exc
-    try:
-        existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(
-                names[n],
-                num_partitions=partitions,
-                replication_factor=replication,
-                topic_configs={"cleanup.policy": "compact"} if n in COMPACTED else {},
-            )
-            for n in ALL_TOPICS
-            if names[n] not in existing
-        ]
-        if missing:
-            # Another process may create them between our list and create.
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(missing)
-    finally:
-        await admin.close()
-
-
-COMPACT = {"cleanup.policy": "compact"}
+    wanted = {names[n]: COMPACT if n in COMPACTED else {} for n in ALL_TOPICS}
+    await _create_missing(bootstrap, wanted, partitions, replication)
 
 
 async def ensure_changelog_topics(bootstrap: str, app_id: str, partitions: int, replication: int = 1) -> None:
@@ -111,6 +90,12 @@ async def ensure_changelog_topics(bootstrap: str, app_id: str, partitions: int, 
     but one created while the consumer subscribes can stay missing from its metadata for minutes
     ("not found in cluster metadata"), and the first write to that table then fails with
     PartitionsMismatch (seen with meeting_states)."""
+    wanted = {f"{app_id}-{table}-changelog": COMPACT for table in TABLES}
+    await _create_missing(bootstrap, wanted, partitions, replication)
+
+
+async def _create_missing(bootstrap: str, wanted: dict[str, dict[str, str]], partitions: int, replication: int) -> None:
+    """Create the topics of `wanted` (name -> topic configs) that do not exist yet."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     try:
         await admin.start()
@@ -119,16 +104,12 @@ async def ensure_changelog_topics(bootstrap: str, app_id: str, partitions: int, 
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(
-                name,
-                num_partitions=partitions,
-                replication_factor=replication,
-                topic_configs={"cleanup.policy": "compact"},
-            )
-            for name in (f"{app_id}-{table}-changelog" for table in TABLES)
+            NewTopic(name, num_partitions=partitions, replication_factor=replication, topic_configs=configs)
+            for name, configs in wanted.items()
             if name not in existing
         ]
         if missing:
+            # Another process may create them between our list and create.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
     finally:
