@@ -331,3 +331,31 @@ async def _stored_refresh_token(stack: Stack, graph: GraphStore, tenant: str) ->
     finally:
         await registry.release(tenant, f"msgraph:{MS_OWNER}", runner="test-reader")
     return str(secret["token"]["refresh_token"])
+
+
+async def test_a_rotated_secret_never_overwrites_credentials_added_meanwhile(stack: Stack, graph: GraphStore) -> None:
+    stack.create_tenant("cloud-readd", "contoso.com")
+    registry, box, id = MailboxRegistry(graph), SecretBox.from_settings(stack.settings), f"msgraph:{MS_OWNER}"
+
+    async def add(secret: dict[str, Any]) -> None:
+        await registry.add(
+            tenant="cloud-readd", provider="msgraph", owner=MS_OWNER, config={}, sealed_secret=box.seal(secret),
+            now=time.time(),
+        )  # fmt: skip
+
+    await add({"token": {"refresh_token": "first"}})
+    claimed = await registry.claim("cloud-readd", id, runner="r1", now=time.time(), lease_seconds=30)
+    assert claimed is not None
+    rotated = box.seal({"token": {"refresh_token": "rotated"}})
+    assert await registry.replace_secret("cloud-readd", id, runner="r1", previous=claimed.sealed_secret,
+                                         sealed_secret=rotated)  # fmt: skip
+    await add({"token": {"refresh_token": "added-by-a-person"}})  # `mailboxes add` while the sync runs
+    again = await registry.claim("cloud-readd", id, runner="r1", now=time.time(), lease_seconds=30)
+    assert again is not None and box.open(again.sealed_secret) == {"token": {"refresh_token": "added-by-a-person"}}
+    late = box.seal({"token": {"refresh_token": "rotated-again"}})
+    assert not await registry.replace_secret("cloud-readd", id, runner="r1", previous=rotated, sealed_secret=late)
+    assert not await registry.replace_secret(
+        "cloud-readd", id, runner="not-the-lease-holder", previous=again.sealed_secret, sealed_secret=late
+    )
+    final = await registry.claim("cloud-readd", id, runner="r1", now=time.time(), lease_seconds=30)
+    assert final is not None and final.sealed_secret == again.sealed_secret
