@@ -9,6 +9,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -223,33 +224,69 @@ async def test_refused_credentials_show_auth_failed_with_what_to_do(
 # -- throttling ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Throttling:
+    route: str  # the fake's route that answers 429 ...
+    after: int  # ... after this many calls of it went through
+    message: str  # what the mailbox then says
+    cursor: Callable[[dict[str, Any]], bool]  # the saved cursor covers what was read, nothing more
+    counts_read: tuple[int, int]  # (messages, events) produced before the 429
+    counts_all: tuple[int, int]
+
+
+THROTTLING = {
+    # Gmail: the first page's two metadata batches go through, the second page's is throttled.
+    "gmail": Throttling(
+        "batch", 2, "Gmail rate limit for owner@example.org (rateLimitExceeded)",
+        lambda cursor: cursor.get("page_token") == "100" and "history_id" not in cursor,
+        (100, 0), (GMAIL_COUNT, 0),
+    ),
+    # Graph: both mail folders are read, the calendar is throttled.
+    "msgraph": Throttling(
+        "events", 0, "Microsoft Graph throttled owner@contoso.com (TooManyRequests)",
+        lambda cursor: set(cursor) == {"messages:inbox", "messages:sentitems"},
+        (MS_INBOX + MS_SENT, 0), (MS_INBOX + MS_SENT, MS_EVENTS),
+    ),
+}  # fmt: skip
+_RATE_LIMITED = {"error": {"code": "TooManyRequests", "message": "slow", "errors": [{"reason": "rateLimitExceeded"}]}}
+
+
+@pytest.mark.parametrize("provider", list(THROTTLING))
 async def test_throttling_mid_sync_keeps_the_cursor_and_a_later_sync_gives_the_same_graph(
-    stack: Stack, api: httpx.AsyncClient, graph: GraphStore, microsoft: GraphFake
+    stack: Stack,
+    api: httpx.AsyncClient,
+    graph: GraphStore,
+    tmp_path: Path,
+    google: GoogleFake,
+    microsoft: GraphFake,
+    provider: str,
 ) -> None:
-    reference_key = stack.create_tenant("cloud-unthrottled", "contoso.com")
-    add_msgraph(stack, "cloud-unthrottled", microsoft, secret=CLIENT_SECRET)
-    await sync(stack, "cloud-unthrottled")
+    case, add = THROTTLING[provider], CASES[provider][0]
+    fake: GoogleFake | GraphFake = google if provider == "gmail" else microsoft
+    reference_key = stack.create_tenant(f"cloud-unthrottled-{provider}", "example.org", "contoso.com")
+    add(stack, f"cloud-unthrottled-{provider}", tmp_path, google, microsoft)
+    await sync(stack, f"cloud-unthrottled-{provider}")
     reference = await stats(api, reference_key)
 
-    tenant = "cloud-throttled"
-    key = stack.create_tenant(tenant, "contoso.com")
-    add_msgraph(stack, tenant, microsoft, secret=CLIENT_SECRET)
+    tenant = f"cloud-throttled-{provider}"
+    key = stack.create_tenant(tenant, "example.org", "contoso.com")
+    add(stack, tenant, tmp_path, google, microsoft)
     # Long enough that the next sync surely comes before it, short enough to wait out.
-    microsoft.fail("events", 429, retry_after=20, body={"error": {"code": "TooManyRequests", "message": "slow"}})
-    stack.cli("sync", "--tenant", tenant)  # mail read, then the calendar throttled
+    fake.fail(case.route, 429, retry_after=12, body=_RATE_LIMITED, after=case.after)
+    stack.cli("sync", "--tenant", tenant)  # reads some, then is throttled
     (mailbox,) = await MailboxRegistry(graph).list(tenant)
-    assert set(mailbox.cursor) == {"messages:inbox", "messages:sentitems"}  # nothing past the throttled read
+    assert case.cursor(mailbox.cursor), mailbox.cursor
     output = stack.cli("sync", "--tenant", tenant).stdout  # too early: the mailbox is left alone
-    assert "throttled" in output and "Microsoft Graph throttled owner@contoso.com (TooManyRequests)" in output
+    assert "throttled" in output and case.message in output
     assert (await MailboxRegistry(graph).list(tenant))[0].cursor == mailbox.cursor
     await stack.wait_caught_up()
 
     for view in await mailbox_views(stack, api, tenant, key):
-        assert view["state"] == "throttled" and "throttled" in view["last_error"]
+        assert view["state"] == "throttled" and view["last_error"] == case.message
         assert view["retry_at"] is not None and view["last_success_at"] is None
-        assert (view["messages"], view["events"]) == (MS_INBOX + MS_SENT, 0)
+        assert (view["messages"], view["events"]) == case.counts_read
     throttled = await stats(api, key)
-    assert (throttled["messages"], throttled["meetings"]) == (reference["messages"], 0)
+    assert (throttled["messages"], throttled["meetings"]) == case.counts_read
 
     assert mailbox.retry_at is not None
     await asyncio.sleep(max(0.0, mailbox.retry_at - time.time()) + 0.5)
@@ -257,7 +294,7 @@ async def test_throttling_mid_sync_keeps_the_cursor_and_a_later_sync_gives_the_s
     await sync(stack, tenant)
     for view in await mailbox_views(stack, api, tenant, key):
         assert view["state"] == "live" and view["last_error"] == "" and view["retry_at"] is None
-        assert (view["messages"], view["events"]) == (MS_INBOX + MS_SENT, MS_EVENTS)
+        assert (view["messages"], view["events"]) == case.counts_all
     assert await stats(api, key) == reference
 
 
