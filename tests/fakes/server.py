@@ -50,6 +50,7 @@ class Failure:
     route: str
     response: Response
     times: int
+    after: int = 0  # calls of the route served normally first (a failure mid-way through a sync)
 
 
 class FakeServer:
@@ -67,11 +68,18 @@ class FakeServer:
         return f"http://127.0.0.1:{self._http.server_address[1]}/"
 
     def fail(
-        self, route: str, status: int, *, times: int = 1, body: Any = None, retry_after: float | None = None
+        self,
+        route: str,
+        status: int,
+        *,
+        times: int = 1,
+        body: Any = None,
+        retry_after: float | None = None,
+        after: int = 0,
     ) -> None:
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         with self._lock:
-            self._failures.append(Failure(route, Response(status, body, headers), times))
+            self._failures.append(Failure(route, Response(status, body, headers), times, after))
 
     def route_of(self, request: Request) -> str:
         raise NotImplementedError
@@ -84,7 +92,9 @@ class FakeServer:
             route = self.route_of(request)
             self.calls.append((route, request.path + ("?" + "&".join(request.query) if request.query else "")))
             for failure in self._failures:
-                if failure.route == route and failure.times > 0:
+                if failure.route == route and failure.after > 0:
+                    failure.after -= 1
+                elif failure.route == route and failure.times > 0:
                     failure.times -= 1
                     return failure.response
             return self.handle(request)

@@ -12,7 +12,14 @@ import pytest
 
 from tests.fakes.graph_fake import CLIENT_ID, CLIENT_SECRET, DIRECTORY, GraphFake, graph_event, graph_message
 from tiegraph.ingest import msgraph
-from tiegraph.ingest.base import Connector, ConnectorAuthError, ConnectorThrottled, Cursor, SyncBatch
+from tiegraph.ingest.base import (
+    Connector,
+    ConnectorAuthError,
+    ConnectorThrottled,
+    Cursor,
+    RotatesSecret,
+    SyncBatch,
+)
 from tiegraph.ingest.headers import parse_message
 
 OWNER = "owner@contoso.com"
@@ -157,6 +164,36 @@ async def test_delegated_refresh_token_is_used_and_a_revoked_one_says_reconnect(
     fake.refresh_tokens.clear()
     with pytest.raises(ConnectorAuthError, match=f"refresh token for {OWNER} was revoked.*reconnect"):
         await drain(connect(fake, {"token": {"refresh_token": "fake-graph-refresh"}}), {})
+
+
+async def test_each_rotated_refresh_token_goes_to_the_hook_with_the_rest_of_the_secret(fake: GraphFake) -> None:
+    fill(fake, inbox=3)
+    connector = connect(fake, {"token": {"refresh_token": "fake-graph-refresh", "access_token": "stale"}})
+    assert isinstance(connector, RotatesSecret)
+    stored: list[dict[str, Any]] = []
+
+    async def store(secret: dict[str, Any]) -> None:
+        stored.append(secret)
+
+    connector.on_secret_rotated(store)
+    await drain(connector, {})  # "stale" is refused (401), the refresh token is used and rotated
+    assert stored == [{"token": {"refresh_token": f"fake-graph-refresh-{fake.issued}"}}]
+    fake.refresh_tokens.discard("fake-graph-refresh")  # the old one is retired; the stored one works
+    batches = await drain(connect(fake, stored[-1]), {})
+    assert sum(len(b.messages) for b in batches) == 3
+
+
+async def test_an_app_secret_is_never_rotated(fake: GraphFake) -> None:
+    connector = connect(fake)
+    stored: list[dict[str, Any]] = []
+
+    async def store(secret: dict[str, Any]) -> None:
+        stored.append(secret)
+
+    assert isinstance(connector, RotatesSecret)
+    connector.on_secret_rotated(store)
+    await drain(connector, {})
+    assert stored == [] and fake.issued == 1
 
 
 async def test_missing_permission_is_an_auth_error_and_bad_items_are_rejects(fake: GraphFake) -> None:

@@ -242,3 +242,12 @@ SET m.state_since = CASE WHEN m.state = $state THEN m.state_since ELSE $now END,
     m.cursor = coalesce($cursor, m.cursor)
 RETURN count(*) AS saved
 """
+
+# A connector's provider replaced its credentials (a rotated refresh token): store the new sealed
+# secret, only under our lease and only over the one we started with (a `mailboxes add` meanwhile wins).
+SAVE_MAILBOX_SECRET = """
+MATCH (m:Mailbox {tenant: $tenant, id: $id})
+WHERE m.lease_owner = $runner AND m.secret = $previous
+SET m.secret = $secret
+RETURN count(*) AS saved
+"""

@@ -143,6 +143,13 @@ class MailboxRegistry:
         )
         return bool(rows and rows[0]["saved"])
 
+    async def replace_secret(self, tenant: str, id: str, *, runner: str, previous: str, sealed_secret: str) -> bool:
+        """Store credentials the provider rotated; False if the lease was lost or the mailbox re-added since."""
+        rows = await self._graph._write(
+            cypher.SAVE_MAILBOX_SECRET, tenant=tenant, id=id, runner=runner, previous=previous, secret=sealed_secret
+        )
+        return bool(rows and rows[0]["saved"])
+
     async def set_state(
         self,
         tenant: str,

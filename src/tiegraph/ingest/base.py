@@ -9,9 +9,9 @@ the overlap harmless. Connectors never touch Kafka or the registry themselves.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from tiegraph.core.records import CalendarEvent, MailMessage
 from tiegraph.errors import TiegraphError
@@ -44,6 +44,20 @@ class Connector(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+SecretHook = Callable[[dict[str, Any]], Awaitable[None]]  # stores a connector's replaced credentials
+
+
+@runtime_checkable
+class RotatesSecret(Protocol):
+    """A connector whose provider replaces its credentials as they are used (Microsoft rotates refresh
+    tokens): the runner hands it a hook that re-encrypts and stores the new secret in the registry,
+    so the next run does not start from a token the provider may already have retired."""
+
+    def on_secret_rotated(self, hook: SecretHook) -> None:
+        """Call `hook` with the whole new secret (same shape as the one given) whenever it changes."""
+        ...
 
 
 class ConnectorError(TiegraphError):

@@ -32,6 +32,7 @@ from tiegraph.ingest.base import (
     ConnectorThrottled,
     Cursor,
     CursorInvalidated,
+    SecretHook,
     SyncBatch,
 )
 from tiegraph.ingest.header_fields import EventFields, events_from_fields, message_from_headers
@@ -230,6 +231,9 @@ class GraphConnector:
         return ConnectorError(
             f"Microsoft Graph answered HTTP {status} for {self._owner}: {code} {error.get('message', '')}"
         )
+
+    def on_secret_rotated(self, hook: SecretHook) -> None:
+        self._tokens.on_rotated = hook
 
     async def wait_for_changes(self, timeout: float) -> None:
         # Change notifications need a public HTTPS webhook; a delta-link poll is cheap.

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tiegraph.ingest.base import ConnectorAuthError, ConnectorError, ConnectorThrottled
+from tiegraph.ingest.base import ConnectorAuthError, ConnectorError, ConnectorThrottled, SecretHook
 
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 APP_SCOPE = "https://graph.microsoft.com/.default"
@@ -47,6 +47,8 @@ class GraphTokens:
         self._url = f"{authority.rstrip('/')}/{directory_tenant}/oauth2/v2.0/token"
         self._directory = directory_tenant
         check_secret(secret, owner=owner)
+        self._secret = secret
+        self.on_rotated: SecretHook | None = None  # the runner's: persists a rotated refresh token
         self._client_secret = secret.get("client_secret")
         token = secret.get("token") or {}
         self._refresh_token: str | None = token.get("refresh_token")
@@ -79,7 +81,18 @@ class GraphTokens:
             raise self._refused(body)
         self._access = str(body["access_token"])
         self._expires_at = time.time() + float(body.get("expires_in", 3600))
-        self._refresh_token = body.get("refresh_token", self._refresh_token)
+        rotated = body.get("refresh_token")
+        if rotated and rotated != self._refresh_token:
+            self._refresh_token = str(rotated)
+            if self.on_rotated is not None:
+                await self.on_rotated(self.current_secret())
+
+    def current_secret(self) -> dict[str, Any]:
+        """The secret as given, with the refresh token Microsoft handed out last (its stale access token dropped)."""
+        token = {k: v for k, v in (self._secret.get("token") or {}).items() if k not in {"access_token", "expires_at"}}
+        if self._refresh_token:
+            token["refresh_token"] = self._refresh_token
+        return {**self._secret, "token": token} if token else dict(self._secret)
 
     def _refused(self, body: dict[str, Any]) -> ConnectorAuthError:
         error = str(body.get("error", "unknown"))

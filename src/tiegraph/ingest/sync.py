@@ -32,6 +32,8 @@ from tiegraph.ingest.base import (
     ConnectorThrottled,
     Cursor,
     CursorInvalidated,
+    RotatesSecret,
+    SecretHook,
     SyncBatch,
 )
 from tiegraph.ingest.connectors import build_connector
@@ -251,7 +253,30 @@ class SyncRunner:
             secret = self._box.open(claimed.sealed_secret)
         except SecretKeyError as exc:
             raise ConnectorAuthError(str(exc)) from exc
-        return self._connectors(mailbox.provider, {**mailbox.config, "tenant": mailbox.tenant}, secret)
+        connector = self._connectors(mailbox.provider, {**mailbox.config, "tenant": mailbox.tenant}, secret)
+        if isinstance(connector, RotatesSecret):
+            connector.on_secret_rotated(self._secret_store(claimed))
+        return connector
+
+    def _secret_store(self, claimed: ClaimedMailbox) -> SecretHook:
+        """Re-encrypts and stores credentials the provider rotated, as soon as it hands them out: the
+        old refresh token may already be retired, so waiting for the end of the pass could lose access."""
+        mailbox, current = claimed.mailbox, claimed.sealed_secret
+
+        async def store(secret: dict[str, Any]) -> None:
+            nonlocal current
+            sealed = self._box.seal(secret)
+            try:
+                saved = await self._registry.replace_secret(
+                    mailbox.tenant, mailbox.id, runner=self._runner, previous=current, sealed_secret=sealed
+                )
+            except GraphUnavailable as exc:
+                raise ConnectorError(f"the registry could not store the rotated credentials ({exc})") from exc
+            if not saved:
+                raise LeaseLost(f"{mailbox.id}: re-added or taken over while syncing; its new credentials win")
+            current = sealed
+
+        return store
 
     async def _record_failure(self, mailbox: Mailbox, exc: ConnectorError, *, failures: int) -> MailboxReport:
         now = self._clock()

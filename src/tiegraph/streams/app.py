@@ -263,6 +263,8 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 await send_interactions(delivery, found, event)
                 derived += len(found)
             await delivery.settle()
+            for event, tenant, _ in noted:  # counted before the table holds this batch's new meetings
+                meeting_counts.prime(tenant, event.message.partition, app.consumer_generation_id)
             for key, (event, state) in planned.items():
                 make_current(event)
                 meeting_states[key] = state

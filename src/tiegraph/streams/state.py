@@ -26,18 +26,26 @@ class DistinctCounts:
 
     def current(self, tenant: str, partition: int, generation: object, new_key: bool) -> int:
         """The count of `tenant`'s keys from `partition`, after writing a new key if `new_key`."""
+        slot = (tenant, partition)
+        if self.prime(tenant, partition, generation):
+            self._counts[slot] += 1 if new_key else 0
+        return self._counts[slot]
+
+    def prime(self, tenant: str, partition: int, generation: object) -> bool:
+        """Count the slot from the table if not counted yet (False then). A stage that writes a whole
+        batch's new keys before noting them primes first: counting from a table that already holds
+        them and then adding one per new key would count them twice."""
         if generation != self._generation:
             self._counts.clear()
             self._generation = generation
         slot = (tenant, partition)
         if slot in self._counts:
-            self._counts[slot] += 1 if new_key else 0
-        else:
-            prefix = f"{tenant}|"
-            self._counts[slot] = sum(
-                1 for k, v in self._table.items() if k.startswith(prefix) and self._partition_of(v) == partition
-            )
-        return self._counts[slot]
+            return True
+        prefix = f"{tenant}|"
+        self._counts[slot] = sum(
+            1 for k, v in self._table.items() if k.startswith(prefix) and self._partition_of(v) == partition
+        )
+        return False
 
 
 class BatchCounts:
