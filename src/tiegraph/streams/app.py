@@ -156,11 +156,8 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     failures = SendFailures()
     app.sensors.add(failures)
 
-    tenants_loaded = asyncio.Event()
-
     async def stream_batches(stream: StreamT[bytes], stage: str) -> AsyncIterator[Sequence[EventT[bytes]]]:
-        """The stage's batches, once tenants are loaded; acks held until the agent finishes each."""
-        await tenants_loaded.wait()
+        """The stage's batches; acks held until the agent finishes each (streams/delivery.py)."""
         async for batch in app.ack_gate.batches(
             batches(stream).take_events(settings.stream_batch_size, within=settings.stream_batch_seconds)
         ):
@@ -369,24 +366,11 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             await delivery.settle()
             yield credited
 
-    async def load_tenants() -> bool:
+    async def load_tenants() -> None:
         try:
-            tenants.replace(await graph.tenants())
-            tenants.replace_blocklists(await graph.all_blocklists())
-            return True
+            await tenants.load(graph)
         except GraphUnavailable as exc:
             log.warning("cannot refresh tenants: %s", exc)
-            return False
-
-    @app.task  # type: ignore[untyped-decorator]  # mode's decorators carry no types
-    async def load_tenants_at_start() -> None:
-        """Tenants' models and blocklists before the first batch: a worker that started with an
-        empty directory would let blocked addresses through until the first refresh."""
-        delay = 0.25
-        while not await load_tenants():
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_BACKOFF_S)
-        tenants_loaded.set()
 
     @app.agent(tie_updates)
     async def write_ties(stream: StreamT[bytes]) -> AsyncIterator[int]:

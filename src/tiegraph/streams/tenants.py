@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tiegraph.core.model import TieModel
-from tiegraph.graph.neo4j import TenantInfo
+from tiegraph.graph.neo4j import GraphStore, TenantInfo
 
 
 class TenantDirectory:
@@ -34,6 +34,11 @@ class TenantDirectory:
 
     def replace_blocklists(self, blocked: dict[str, frozenset[str]]) -> None:
         self._blocked = dict(blocked)
+
+    async def load(self, graph: GraphStore) -> None:
+        """Every tenant with its model and blocklist, from the graph (GraphUnavailable if it is down)."""
+        self.replace(await graph.tenants())
+        self.replace_blocklists(await graph.all_blocklists())
 
     def blocked(self, tenant: str) -> frozenset[str]:
         """The tenant's blocked addresses and domains (core/blocklist.py decides what they cover)."""

@@ -85,6 +85,19 @@ def _wait(child: subprocess.Popen[bytes], stopping: Callable[[], bool]) -> int:
                     child.kill()
 
 
+async def load_tenant_directory(settings: Settings) -> TenantDirectory:
+    """Every tenant's model and blocklist before the first batch (the app refreshes them every 10 s):
+    a worker that started with an empty directory would let blocked addresses through until then.
+    Loaded before Faust starts rather than awaited inside an agent, which must start its stream."""
+    tenants = TenantDirectory()
+    graph = connect_graph(settings)
+    try:
+        await tenants.load(graph)
+    finally:
+        await graph.close()
+    return tenants
+
+
 def run_faust_worker(settings: Settings, loglevel: str) -> None:
     """Create topics and schema if needed, then run every agent until stopped (SIGTERM/SIGINT)."""
     asyncio.run(prepare(settings))
@@ -93,9 +106,10 @@ def run_faust_worker(settings: Settings, loglevel: str) -> None:
             settings.kafka_bootstrap, settings.app_id, settings.topic_partitions, settings.topic_replication
         )
     )
+    tenants = asyncio.run(load_tenant_directory(settings))
     serve_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
     # A fresh driver: the async driver belongs to the event loop that used it; Faust runs its own loop.
-    app = create_app(settings, connect_graph(settings), TenantDirectory())
+    app = create_app(settings, connect_graph(settings), tenants)
     setup_logging(loglevel.upper() if loglevel.upper() != "WARN" else "WARNING")
     # Our JSON/text setup (tiegraph/logs.py) instead of mode's own handlers.
     Worker(app, loglevel=loglevel, quiet=True, override_logging=False).execute_from_commandline()
