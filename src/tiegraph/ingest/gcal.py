@@ -11,7 +11,6 @@ of one occurrence (recurringEventId + originalStartTime) replaces exactly that o
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import date, datetime
@@ -72,14 +71,15 @@ def event_fields(event: dict[str, Any]) -> EventFields:
     )
 
 
-class GoogleCalendarConnector:
+class GoogleCalendarConnector(google_api.GoogleConnector):
     """One Google calendar of one tenant."""
 
     provider = "gcal"
+    service = "Google Calendar"
 
     def __init__(self, client: Any, *, owner: str, tenant: str, calendar_id: str, via: str) -> None:
-        self._client, self._owner, self._tenant = client, owner, tenant
-        self._calendar_id, self._via = calendar_id, via
+        super().__init__(client, owner=owner, tenant=tenant, via=via)
+        self._calendar_id = calendar_id
         self._series_uids: dict[str, str] = {}  # series event id -> iCalUID, for cancelled occurrences
 
     async def sync(self, cursor: Cursor) -> AsyncIterator[SyncBatch]:
@@ -144,18 +144,6 @@ class GoogleCalendarConnector:
             self._series_uids[str(series)] = str(found.get("iCalUID", ""))
             return {**event, "iCalUID": found.get("iCalUID")}
         return {**found, "status": event.get("status", found.get("status"))}
-
-    async def _call(self, request: Any, *, expired_on: frozenset[int]) -> dict[str, Any]:
-        return await google_api.execute(
-            request, owner=self._owner, service="Google Calendar", via=self._via, expired_on=expired_on
-        )
-
-    async def wait_for_changes(self, timeout: float) -> None:
-        # Push channels (events.watch) need a public HTTPS endpoint; a sync-token poll is cheap.
-        await asyncio.sleep(timeout)
-
-    async def close(self) -> None:
-        return None
 
 
 def from_config(config: dict[str, Any], secret: dict[str, Any]) -> Connector:

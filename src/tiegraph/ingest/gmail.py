@@ -15,7 +15,6 @@ runner holds never moves past unread mail.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -48,14 +47,15 @@ def folder_of(labels: list[str]) -> str:
     return labels[0] if labels else ""
 
 
-class GmailConnector:
+class GmailConnector(google_api.GoogleConnector):
     """One Gmail mailbox of one tenant."""
 
     provider = "gmail"
+    service = "Gmail"
 
     def __init__(self, client: Any, *, owner: str, tenant: str, batch_uri: str | None, via: str) -> None:
-        self._client, self._owner, self._tenant = client, owner, tenant
-        self._batch_uri, self._via = batch_uri, via
+        super().__init__(client, owner=owner, tenant=tenant, via=via)
+        self._batch_uri = batch_uri
 
     async def sync(self, cursor: Cursor) -> AsyncIterator[SyncBatch]:
         cursor = cursor or {}
@@ -170,20 +170,8 @@ class GmailConnector:
             http_batch.add(get, request_id=message_id)
         await self._call(http_batch)
         if failures:  # the whole batch is read again after the pause: the cursor has not moved
-            raise google_api.translate(failures[0], owner=self._owner, service="Gmail", via=self._via)
+            raise google_api.translate(failures[0], owner=self._owner, service=self.service, via=self._via)
         return [(message_id, results.get(message_id)) for message_id in ids]
-
-    async def _call(self, request: Any, *, expired_on: frozenset[int] = frozenset()) -> dict[str, Any]:
-        return await google_api.execute(
-            request, owner=self._owner, service="Gmail", via=self._via, expired_on=expired_on
-        )
-
-    async def wait_for_changes(self, timeout: float) -> None:
-        # Gmail push needs a Cloud Pub/Sub topic per deployment; polling history.list is cheap.
-        await asyncio.sleep(timeout)
-
-    async def close(self) -> None:
-        return None
 
 
 def from_config(config: dict[str, Any], secret: dict[str, Any]) -> Connector:

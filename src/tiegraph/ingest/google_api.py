@@ -141,3 +141,24 @@ async def execute(
     except (GoogleAuthError, httplib2.HttpLib2Error, OSError) as exc:
         raise translate(exc, owner=owner, service=service, via=via) from exc
     return result
+
+
+class GoogleConnector:
+    """What the Gmail and Calendar connectors share: their client, whom they read for, and how
+    a call is run and its errors translated. Neither has push here (Gmail needs a Cloud Pub/Sub
+    topic, Calendar's events.watch a public HTTPS endpoint), and polling history.list or a sync
+    token is cheap, so waiting for changes is a sleep."""
+
+    service = "Google"  # the name people see in errors
+
+    def __init__(self, client: Any, *, owner: str, tenant: str, via: str) -> None:
+        self._client, self._owner, self._tenant, self._via = client, owner, tenant, via
+
+    async def _call(self, request: Any, *, expired_on: frozenset[int] = frozenset()) -> dict[str, Any]:
+        return await execute(request, owner=self._owner, service=self.service, via=self._via, expired_on=expired_on)
+
+    async def wait_for_changes(self, timeout: float) -> None:
+        await asyncio.sleep(timeout)
+
+    async def close(self) -> None:
+        return None
