@@ -109,6 +109,9 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.store,
+        # Faust's default is "<app id>-data" in the working directory, which litters wherever the
+        # worker was started; table files belong with the rest of the node's state.
+        datadir=str(settings.home / "faust" / settings.app_id),
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
         broker_commit_interval=settings.commit_interval_s,
