@@ -126,6 +126,8 @@ class Tie:
             "awaiting_b": owed_by_b,
             "awaiting_b_at": b_since,
             "origin_ms": self.origin_ms,
+            # Distinct interactions counted: only grows, so it orders two states of one tie.
+            "interactions": len(self.applied),
         }
 
     @classmethod

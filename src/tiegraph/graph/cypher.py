@@ -36,8 +36,14 @@ SET b.internal = r.b_internal,
     b.sends = coalesce(b.sends, false) OR r.b_sent
 MERGE (a)-[k:KNOWS]->(b)
 WITH a, b, k, r
-// a row without an offset (a rewrite) always applies; otherwise an older offset never overwrites
-WHERE r.offset IS NULL OR coalesce(k.update_offset, -1) <= r.offset
+// A row without an offset (a rewrite) always applies. Otherwise a state that counts fewer
+// interactions never overwrites one that counts more: a worker that lost the tie's partition in a
+// rebalance can still land an in-flight update after the new owner's, and that update has a
+// later offset but a subset of the interactions (every owner builds on the same changelog and
+// replays the same partition). Between equal counts, the later offset wins.
+WHERE r.offset IS NULL
+   OR coalesce(k.interactions, -1) < r.props.interactions
+   OR (coalesce(k.interactions, -1) = r.props.interactions AND coalesce(k.update_offset, -1) <= r.offset)
 SET k = r.props, k.update_offset = r.offset
 FOREACH (_ IN CASE WHEN r.a_org IS NULL THEN [] ELSE [1] END |
   MERGE (oa:Organization {tenant: r.tenant, domain: r.a_org})

@@ -53,6 +53,7 @@ def tie_props(update: dict[str, Any]) -> dict[str, Any]:
     for direction, (seconds, count) in (update.get("replies") or {}).items():
         props[f"reply_s_{direction}"], props[f"replies_{direction}"] = seconds, count
     props.update({f: update.get(f, 0) for f in _TURN_FIELDS})
+    props["interactions"] = update.get("interactions", 0)
     return props
 
 
