@@ -139,12 +139,6 @@ def _spawn_second_worker(stack: Stack) -> subprocess.Popen[bytes]:
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open: the messages counter ended a few low (2998/3000, 2977/3000) after a join/leave while every "
-    "tie matched; suspected an old owner publishing a count from its stale table view after the new owner, "
-    "which the monotonic counter write (graph/cypher.py WRITE_COUNTERS) now refuses; not yet shown over many runs",
-)
 async def test_a_second_worker_joining_and_leaving_mid_stream_loses_and_doubles_nothing(
     stack: Stack, graph: GraphStore, tmp_path: Path
 ) -> None:
