@@ -1,3 +1,3 @@
-from tiegraph.cli import main
+from tiegraph.cli.main import main
 
 main()

@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from tiegraph.cli_admin import blocklist_app, keys_app
-from tiegraph.cli_mailboxes import mailboxes_app, sync
+from tiegraph.cli.admin import blocklist_app, keys_app
+from tiegraph.cli.mailboxes import mailboxes_app, sync
 from tiegraph.deployment import connect_graph, prepare
 from tiegraph.errors import TiegraphError
 from tiegraph.logs import log_context, setup_logging

@@ -1,4 +1,4 @@
-"""`tiegraph mailboxes add|list|remove` and `tiegraph sync` (registered on the app in cli.py)."""
+"""`tiegraph mailboxes add|list|remove` and `tiegraph sync` (registered on the app in cli/main.py)."""
 
 from __future__ import annotations
 
