@@ -94,6 +94,27 @@ async def test_a_delegate_stays_her_own_person(api: httpx.AsyncClient, folded: d
     assert {c["email"] for c in carl["contacts"]} == {JEFF, SHERRI}
 
 
+async def test_who_knows_sums_the_ties_to_every_address_of_the_target(
+    api: httpx.AsyncClient, folded: dict[str, Any]
+) -> None:
+    ties = folded["ties"]
+    doc = await get(api, folded["a"], "/v1/who-knows", target=CARL)
+    knowers = {k["email"]: k for k in doc["people"]}
+    assert set(knowers) == {JEFF, SHERRI}  # his home address counts for him, not as another person
+    carl = merge_ties("alias-a", JEFF, CARL, [ties["jeff-carl"], ties["home-carl"]], MODEL, [JEFF, JEFF_HOME])
+    assert knowers[JEFF]["strength"] == pytest.approx(score_tie(carl, NOW, MODEL).strength)
+    assert knowers[JEFF]["via"][0]["email"] == CARL
+    by_alias = await get(api, folded["a"], "/v1/who-knows", target=DORA_HOME)  # dora, over both her addresses
+    assert by_alias["target"] == DORA and [k["email"] for k in by_alias["people"]] == [JEFF]
+    assert by_alias["people"][0]["via"][0]["evidence"]["sent"]["to"] == 2 + 1
+
+
+async def test_a_path_to_an_alias_reaches_its_person(api: httpx.AsyncClient, folded: dict[str, Any]) -> None:
+    doc = await get(api, folded["a"], "/v1/paths", to=DORA_HOME, **{"from": SHERRI})
+    assert doc["to"] == DORA
+    assert doc["paths"] and doc["paths"][0]["people"][-1]["email"] in (DORA, DORA_HOME)
+
+
 async def test_aliases_are_per_tenant(api: httpx.AsyncClient, folded: dict[str, Any]) -> None:
     doc = await get(api, folded["b"], f"/v1/people/{JEFF_HOME}")
     assert doc["email"] == JEFF_HOME and doc["aliases"] == []

@@ -12,6 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from tiegraph.api.schemas_network import Acquaintance, Knower
+from tiegraph.api.views import explain
 from tiegraph.core.aliases import Alias, merge_ties
 from tiegraph.core.model import TieModel
 from tiegraph.core.ties import Tie
@@ -82,3 +84,29 @@ async def folded_tie(
     if not stored:
         return None
     return merge_ties(tenant, a, b, stored.values(), model, left), sorted([list(p) for p in stored])
+
+
+async def folded_who_knows(
+    graph: GraphStore, tenant: str, person: str, ids: Identities, model: TieModel, now: float
+) -> list[Knower]:
+    """Our people who know a person over all its addresses, each of ours over all of theirs: one
+    summed tie per person of ours, strongest first. "Ours" is decided by the person's main
+    address, so an alias at a free-mail domain counts for its internal owner."""
+    found: dict[str, list[tuple[dict[str, Any], Tie]]] = defaultdict(list)
+    for target in ids.addresses(person):
+        for row, tie in await graph.strongest_contacts(tenant, target, model, now, _ALL):
+            knower = ids.person(row["email"])
+            if knower != person:
+                found[knower].append((row, tie))
+    people = await graph.people(tenant, [person, *found])
+    target_name = people[person]["name"] if person in people else ""
+    knowers = []
+    for knower, rows in found.items():
+        if not people.get(knower, {}).get("internal"):
+            continue
+        tie = merge_ties(tenant, knower, person, [t for _, t in rows], model, ids.addresses(knower))
+        score, evidence = explain(tie, knower, now, model)
+        via = Acquaintance(email=person, name=target_name, strength=score.strength, band=score.band, evidence=evidence)
+        name = people[knower]["name"]
+        knowers.append(Knower(email=knower, name=name, strength=score.strength, band=score.band, knows=1, via=[via]))
+    return sorted(knowers, key=lambda k: (-k.strength, k.email))

@@ -3,7 +3,7 @@
 The rule: an address that sends from the owner's sent folders is the owner's alias when its
 display name (or, without one, its `first.last` local part) names the owner. Sending from the
 owner's mailbox is not enough: executives' sent folders are mostly written by delegates (in the
-Enron `lay-k` mailbox 497 of 527 sent messages are From his assistant rosalee.fleming@enron.com),
+Enron `lay-k` mailbox 497 of 540 sent messages are From his assistant rosalee.fleming@enron.com),
 and a delegate is her own person. A shared surname is not enough either (`skilling@enron.com` is
 "Skilling, Tom", writing *to* Jeff Skilling), nor a joint sender ("Ken Lay and Jeff Skilling").
 Who the owner is by name comes from the names their own address carries in their sent mail and
