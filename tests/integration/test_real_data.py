@@ -42,11 +42,8 @@ async def test_two_enron_mailboxes_count_shared_messages_once(stack: Stack, api:
     assert json.loads(skilling_import.stdout)["aliases"] == []
     lay_keys, skilling_keys = _keys(lay), _keys(skilling)
     assert lay_keys & skilling_keys, "the two mailboxes share messages (sent by one, received by the other)"
-    await stack.wait_caught_up()
+    await stack.wait_caught_up(timeout=600)  # 10,076 files: patience on a loaded 2-core machine
     auth = {"Authorization": f"Bearer {key}"}
-
-    stats = (await api.get("/v1/stats", headers=auth)).json()
-    assert stats["messages"] == len(lay_keys | skilling_keys)
 
     for person in ("kenneth.lay@enron.com", "jeff.skilling@enron.com"):
         doc = (
@@ -68,6 +65,11 @@ async def test_two_enron_mailboxes_count_shared_messages_once(stack: Stack, api:
         doc = (await api.get(f"/v1/people/{other}", headers=auth)).json()
         assert doc["email"] == other, doc
     assert (await api.get("/v1/people/jeff.skilling@enron.com", headers=auth)).json()["aliases"] == []
+
+    # Last: the messages counter can end a few low after worker restarts (README, "Crashes and
+    # rebalances"), which says nothing about the identity checks above.
+    stats = (await api.get("/v1/stats", headers=auth)).json()
+    assert stats["messages"] == len(lay_keys | skilling_keys)
 
 
 def _reciprocated_exchanges(archive: Path, list_address: str) -> tuple[Counter[str], dict[str, Counter[str]]]:
