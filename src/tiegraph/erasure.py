@@ -17,6 +17,9 @@ from tiegraph.graph.neo4j import GraphStore
 
 # Sends the erase commands for a tenant's pairs to the stream (none in tests of the graph alone).
 ForgetTies = Callable[[str, list[tuple[str, str]]], Awaitable[object]]
+# Sends tombstones for a tenant's alias records (aliases.v1 is compacted: without one, an erased
+# address would stay there for good).
+ForgetAliases = Callable[[str, list[str]], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,29 +29,47 @@ class Blocked:
     erased_people: int
 
 
-async def _erase(graph: GraphStore, tenant: str, email: str, forget: ForgetTies | None) -> int | None:
-    """The number of ties the person had (counted first: the worker may delete them meanwhile)."""
+async def _erase(
+    graph: GraphStore, tenant: str, email: str, forget: ForgetTies | None, forget_aliases: ForgetAliases | None
+) -> int | None:
+    """The number of ties the person had (counted first: the worker may delete them meanwhile).
+    Alias records naming the person (as the alias or as its owner) are forgotten too."""
     pairs = [(email, row["email"]) for row, _ in await graph.contacts(tenant, email)]
     if forget is not None and pairs:
         await forget(tenant, pairs)
+    aliases = [a.alias for a in await graph.aliases(tenant) if email in (a.alias, a.owner)]
+    if forget_aliases is not None and aliases:
+        await forget_aliases(tenant, aliases)
     return None if await graph.erase_person(tenant, email) is None else len(pairs)
 
 
-async def erase_person(graph: GraphStore, tenant: str, email: str, forget: ForgetTies | None = None) -> int | None:
-    """Block the address, forget its ties on the stream, delete the person with their ties;
-    the number of ties deleted, None if the tenant has no such person."""
+async def erase_person(
+    graph: GraphStore,
+    tenant: str,
+    email: str,
+    forget: ForgetTies | None = None,
+    forget_aliases: ForgetAliases | None = None,
+) -> int | None:
+    """Block the address, forget its ties and aliases on the stream, delete the person with their
+    ties and alias links; the number of ties deleted, None if the tenant has no such person."""
     await graph.block(tenant, email, "address")
-    return await _erase(graph, tenant, email, forget)
+    return await _erase(graph, tenant, email, forget, forget_aliases)
 
 
-async def block(graph: GraphStore, tenant: str, raw: str, forget: ForgetTies | None = None) -> Blocked:
+async def block(
+    graph: GraphStore,
+    tenant: str,
+    raw: str,
+    forget: ForgetTies | None = None,
+    forget_aliases: ForgetAliases | None = None,
+) -> Blocked:
     """Add an address or domain to the tenant's blocklist and erase the people it covers."""
     value, kind = block_entry(raw)
     await graph.block(tenant, value, kind)
     people = [value] if kind == "address" else await graph.people_at_domain(tenant, value)
     erased = 0
     for email in people:
-        if await _erase(graph, tenant, email, forget) is not None:
+        if await _erase(graph, tenant, email, forget, forget_aliases) is not None:
             erased += 1
     return Blocked(value, kind, erased)
 

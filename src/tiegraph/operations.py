@@ -29,6 +29,7 @@ STAGE_OF_TOPIC = {
     t.TIE_UPDATES: "write",
     t.COUNTERS: "count",
     t.DEAD_LETTERS: "dead_letters",
+    t.ALIASES: "aliases",
 }
 
 

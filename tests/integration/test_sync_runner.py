@@ -3,11 +3,13 @@ acknowledged batches, provider failures become states with reasons, and the leas
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from tests.stack import Stack
 from tiegraph.deployment import topic_names
@@ -18,6 +20,7 @@ from tiegraph.ingest.headers import parse_message
 from tiegraph.ingest.producer import RecordProducer
 from tiegraph.ingest.secrets import SecretBox
 from tiegraph.ingest.sync import SyncRunner
+from tiegraph.streams.topics import ALIASES
 
 pytestmark = pytest.mark.integration
 
@@ -139,3 +142,59 @@ async def test_one_runner_per_mailbox_and_an_expired_lease_hands_it_over(stack: 
         (report,) = await later_runner.run_once("runner-lease")
     assert report.state == "live" and report.messages == 6
     assert (await _state(graph, "runner-lease")).lease_owner is None
+
+
+class SentFolderConnector:
+    """The owner's sent folder over two batches: his own address and his assistant's first, an
+    alias of his in the second, and the alias again in the third."""
+
+    provider = "scripted"
+    OWNER = "jeff.skilling@runner.example"
+
+    @classmethod
+    def _sent(cls, n: int, sender: str) -> Any:
+        raw = f"From: {sender}\r\nTo: carl@partner.example\r\nDate: Mon, 2 Jun 2025 11:{n:02d}:00 +0000\r\n\r\n"
+        return parse_message(raw.encode(), tenant="", mailbox=cls.OWNER, folder="Sent Items", source_id=f"sent:{n}")
+
+    async def sync(self, cursor: Cursor) -> AsyncIterator[SyncBatch]:
+        own, assistant = f'"Jeff Skilling" <{self.OWNER}>', '"Sherri Sera" <sherri.sera@runner.example>'
+        alias = '"Skilling, Jeff" <jeff@home.example>'
+        yield SyncBatch(cursor={"position": 1}, messages=[self._sent(1, own), self._sent(2, assistant)])
+        yield SyncBatch(cursor={"position": 2}, messages=[self._sent(3, alias), self._sent(4, assistant)])
+        yield SyncBatch(cursor={"position": 3}, messages=[self._sent(5, alias)])
+
+    async def wait_for_changes(self, timeout: float) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_the_owners_aliases_go_out_once_with_the_batch_that_taught_them(stack: Stack, graph: GraphStore) -> None:
+    tenant = "runner-aliases"
+    stack.create_tenant(tenant, "runner.example")
+    sealed = SecretBox.from_settings(stack.settings).seal({"token": "t"})
+    owner = SentFolderConnector.OWNER
+    await MailboxRegistry(graph).add(
+        tenant=tenant, provider="scripted", owner=owner, config={}, sealed_secret=sealed, now=time.time()
+    )
+    async with RecordProducer(stack.settings.kafka_bootstrap, topic_names(stack.settings)) as producer:
+        runner = await _runner(stack, graph, producer, SentFolderConnector(), name="r1", clock_skew=0)
+        (report,) = await runner.run_once(tenant)
+    assert report.state == "live" and report.messages == 5
+    consumer = AIOKafkaConsumer(
+        topic_names(stack.settings)[ALIASES],
+        bootstrap_servers=stack.settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        records: list[dict[str, Any]] = []
+        while batch := await consumer.getmany(timeout_ms=2000):
+            records += [
+                json.loads(r.value) for rs in batch.values() for r in rs if r.key.startswith(b"runner-aliases|")
+            ]
+    finally:
+        await consumer.stop()
+    assert [(r["alias"], r["owner"], r["name"]) for r in records] == [("jeff@home.example", owner, "Skilling, Jeff")]

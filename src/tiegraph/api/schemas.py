@@ -42,6 +42,15 @@ class Contact(BaseModel):
     strength: float = Field(ge=0, le=1)
     band: str = Field(description="strong, known or weak")
     evidence: Evidence
+    aliases: list[str] = Field(
+        default_factory=list, description="the contact's other addresses whose ties are summed into this one"
+    )
+
+
+class AliasView(BaseModel):
+    email: str
+    name: str = Field(description="the display name it sent with from the owner's sent folders")
+    messages: int = Field(description="messages from it in the owner's sent folders when it was learned")
 
 
 class Person(BaseModel):
@@ -50,6 +59,10 @@ class Person(BaseModel):
     organization: str | None
     internal: bool
     ties: int
+    aliases: list[AliasView] = Field(
+        default_factory=list,
+        description="the person's other addresses, learned from their mailbox's sent mail; their ties are folded in",
+    )
 
 
 class Contacts(BaseModel):
@@ -82,6 +95,9 @@ class TieView(BaseModel):
     strength: float
     band: str
     evidence: Evidence = Field(description="oriented from `a` to `b`")
+    folded: list[list[str]] = Field(
+        default_factory=list, description="with aliases: the stored ties (address pairs) summed into this one"
+    )
 
 
 class Stats(BaseModel):

@@ -15,7 +15,7 @@ from tiegraph.deployment import connect_graph
 from tiegraph.errors import TiegraphError
 from tiegraph.graph.neo4j import GraphStore
 from tiegraph.settings import Settings
-from tiegraph.streams.erase import stream_forgetter
+from tiegraph.streams.erase import alias_forgetter, stream_forgetter
 
 keys_app = typer.Typer(help="A tenant's API keys: several per tenant, revocable.", no_args_is_help=True)
 blocklist_app = typer.Typer(help="Addresses and domains a tenant never ingests.", no_args_is_help=True)
@@ -75,9 +75,12 @@ def keys_revoke(key_id: str, tenant: Tenant) -> None:
 @blocklist_app.command("add")
 def blocklist_add(entries: list[str], tenant: Tenant) -> None:
     """Block addresses or domains: the people they cover are erased now, future mail is dropped."""
+    settings = Settings()
     for entry in entries:
         blocked = _run(
-            lambda graph, entry=entry: erasure.block(graph, tenant, entry, stream_forgetter(Settings()))  # type: ignore[misc]
+            lambda graph, entry=entry: erasure.block(  # type: ignore[misc]
+                graph, tenant, entry, stream_forgetter(settings), alias_forgetter(settings)
+            )
         )
         typer.echo(f"blocked {blocked.kind} {blocked.value} (erased {blocked.erased_people} people)")
 

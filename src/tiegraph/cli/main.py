@@ -230,6 +230,8 @@ def import_(
         typer.echo(f"  rejected {count:>6}  {reason}")
     for source, reason in summary.examples[:5]:
         typer.echo(f"  e.g. {source}: {reason}")
+    if summary.aliases:
+        typer.echo(f"  the owner's aliases from its sent mail: {', '.join(summary.aliases)}")
 
 
 # -- observing ------------------------------------------------------------------------------------

@@ -24,8 +24,12 @@ MAX_CONVERSATIONS = 32  # per tie, the most recent; enough to know whose turn it
 MAX_TURNS = 16  # per conversation, the most recent messages (time order, so late arrivals fit in)
 
 
-def _decay(value: float, elapsed: float, half_life: float) -> float:
+def decay(value: float, elapsed: float, half_life: float) -> float:
+    """`value` after `elapsed` seconds of exponential decay with `half_life`."""
     return value * 0.5 ** (max(elapsed, 0.0) / half_life) if value else 0.0
+
+
+_decay = decay
 
 
 def _effect_hash(interaction: Interaction) -> int:

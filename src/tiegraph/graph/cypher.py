@@ -10,6 +10,7 @@ SCHEMA = [
     "CREATE INDEX person_tenant IF NOT EXISTS FOR (p:Person) ON (p.tenant)",
     "CREATE INDEX organization_tenant IF NOT EXISTS FOR (o:Organization) ON (o.tenant)",
     "CREATE INDEX knows_tenant IF NOT EXISTS FOR ()-[k:KNOWS]-() ON (k.tenant)",
+    "CREATE INDEX alias_tenant IF NOT EXISTS FOR ()-[k:ALIAS_OF]-() ON (k.tenant)",
 ]
 
 # One statement per batch. Every value is absolute, so a replayed batch changes nothing, and the
@@ -51,6 +52,43 @@ FOREACH (_ IN CASE WHEN r.a_org IS NULL THEN [] ELSE [1] END |
 FOREACH (_ IN CASE WHEN r.b_org IS NULL THEN [] ELSE [1] END |
   MERGE (ob:Organization {tenant: r.tenant, domain: r.b_org})
   MERGE (b)-[:WORKS_AT]->(ob))
+"""
+
+# A mailbox owner's aliases (core/aliases.py): (alias)-[:ALIAS_OF]->(owner), one owner per alias
+# (the latest record of the alias wins, by offset). Ties stay on the addresses they were seen
+# with; reads fold them (api/aliases.py). Blocked people are never linked, as for ties.
+WRITE_ALIASES = """
+UNWIND $rows AS r
+WITH r WHERE NOT EXISTS {
+  MATCH (x:Blocked {tenant: r.tenant})
+  WHERE x.value IN [r.alias, r.owner]
+     OR (NOT x.value CONTAINS '@'
+         AND any(e IN [r.alias, r.owner] WHERE e ENDS WITH '@' + x.value OR e ENDS WITH '.' + x.value))
+}
+MERGE (a:Person {tenant: r.tenant, email: r.alias})
+  ON CREATE SET a.name = r.name, a.internal = r.alias_internal
+MERGE (o:Person {tenant: r.tenant, email: r.owner})
+  ON CREATE SET o.name = '', o.internal = r.owner_internal
+WITH a, o, r
+OPTIONAL MATCH (a)-[old:ALIAS_OF]->(other:Person)
+WITH a, o, r, collect(old) AS olds, max(old.update_offset) AS newest
+WHERE newest IS NULL OR newest <= r.offset
+FOREACH (x IN olds | DELETE x)
+CREATE (a)-[:ALIAS_OF {tenant: r.tenant, name: r.name, messages: r.messages, update_offset: r.offset}]->(o)
+"""
+
+# Aliases erased on the topic (a tombstone on aliases.v1).
+DELETE_ALIASES = """
+UNWIND $rows AS r
+MATCH (:Person {tenant: r.tenant, email: r.alias})-[k:ALIAS_OF]->(:Person)
+WHERE coalesce(k.update_offset, -1) <= r.offset
+DELETE k
+"""
+
+ALIASES = """
+MATCH (a:Person)-[k:ALIAS_OF {tenant: $tenant}]->(o:Person)
+RETURN a.email AS alias, o.email AS owner, coalesce(k.name, '') AS name, coalesce(k.messages, 0) AS messages
+ORDER BY owner, alias
 """
 
 # Counters count distinct keys of a changelogged set, which only grows: the larger value wins, so

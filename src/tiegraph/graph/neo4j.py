@@ -17,6 +17,7 @@ from typing import Any, LiteralString
 from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
+from tiegraph.core.aliases import Alias
 from tiegraph.core.identity import affiliation_of
 from tiegraph.core.model import TieModel
 from tiegraph.core.ties import Tie
@@ -95,6 +96,21 @@ def tie_row(update: dict[str, Any], domains: Iterable[str]) -> dict[str, Any]:
     }
 
 
+def alias_row(alias: dict[str, Any], domains: Iterable[str]) -> dict[str, Any]:
+    """A WRITE_ALIASES row from an aliases.v1 record: both addresses with their internal flag."""
+    domains = tuple(domains)
+    return {
+        "tenant": alias["tenant"],
+        "alias": alias["alias"],
+        "owner": alias["owner"],
+        "name": alias.get("name", ""),
+        "messages": int(alias.get("messages", 0)),
+        "alias_internal": affiliation_of(alias["alias"], domains).internal,
+        "owner_internal": affiliation_of(alias["owner"], domains).internal,
+        "offset": alias["offset"],
+    }
+
+
 class GraphStore(NetworkStore):
     """All reads and writes tiegraph makes to Neo4j."""
 
@@ -160,6 +176,21 @@ class GraphStore(NetworkStore):
     async def write_ties(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
             await self._write(cypher.WRITE_TIES, rows=list(rows))
+
+    async def write_aliases(self, rows: Sequence[dict[str, Any]]) -> None:
+        """(alias)-[:ALIAS_OF]->(owner) for rows of `alias_row`, each with its source "offset"."""
+        if rows:
+            await self._write(cypher.WRITE_ALIASES, rows=list(rows))
+
+    async def delete_aliases(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Remove the ALIAS_OF edge of each (tenant, alias, offset) row, unless a newer record wrote it."""
+        if rows:
+            await self._write(cypher.DELETE_ALIASES, rows=list(rows))
+
+    async def aliases(self, tenant: str) -> list[Alias]:
+        """Every alias of the tenant with its owner (few: a handful per connected mailbox)."""
+        rows = await self._read(cypher.ALIASES, tenant=tenant)
+        return [Alias(tenant, r["alias"], r["owner"], r["name"], int(r["messages"])) for r in rows]
 
     async def write_counters(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:

@@ -12,6 +12,7 @@ from types import TracebackType
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from tiegraph.core.aliases import Alias
 from tiegraph.core.records import CalendarEvent, DeadLetter, MailMessage
 from tiegraph.errors import StreamUnavailable
 from tiegraph.streams import topics as t
@@ -69,6 +70,9 @@ class RecordProducer:
 
     async def send_event(self, event: CalendarEvent) -> None:
         await self.send(t.CALENDAR_EVENTS, t.meeting_key(event.tenant, event.key), event.to_dict())
+
+    async def send_alias(self, alias: Alias) -> None:
+        await self.send(t.ALIASES, t.alias_key(alias.tenant, alias.alias), alias.to_dict())
 
     async def send_dead_letter(self, tenant: str, stage: str, source: str, reason: str) -> None:
         letter = DeadLetter(tenant=tenant, stage=stage, source=source, reason=reason)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tiegraph.core.aliases import SentMail
 from tiegraph.ingest.files import RawItem, iter_path
 from tiegraph.ingest.headers import MalformedMessage, parse_message
 from tiegraph.ingest.ics import MalformedCalendar, parse_calendar
@@ -29,6 +30,7 @@ class ImportSummary:
     calendars: int = 0  # calendar files read (each may hold many meeting occurrences)
     rejected: Counter[str] = field(default_factory=Counter)
     examples: list[tuple[str, str]] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)  # the owner's aliases learned from its sent mail
 
     def reject(self, source: str, reason: str) -> None:
         self.rejected[reason.split(":", 1)[0]] += 1
@@ -43,6 +45,7 @@ class ImportSummary:
             "rejected": sum(self.rejected.values()),
             "reasons": dict(self.rejected),
             "examples": [{"source": s, "reason": r} for s, r in self.examples],
+            "aliases": self.aliases,
         }
 
 
@@ -55,8 +58,10 @@ async def import_items(
     names: t.TopicNames,
     progress: Callable[[ImportSummary], None] | None = None,
 ) -> ImportSummary:
-    """Parse each item and produce it (messages, meeting occurrences); rejects go to the dead letters."""
+    """Parse each item and produce it (messages, meeting occurrences); rejects go to the dead letters.
+    With an owner, the aliases its sent folders show (core/aliases.py) go to aliases.v1 at the end."""
     summary = ImportSummary()
+    sent_mail = SentMail(tenant, owner)
     async with RecordProducer(bootstrap, names) as producer:
         for item in items:
             summary.read += 1
@@ -73,12 +78,16 @@ async def import_items(
                         item.header, tenant=tenant, mailbox=owner, folder=item.folder, source_id=item.source_id
                     )
                     await producer.send_message(message)
+                    sent_mail.note(message)
                     summary.produced += 1
             except (MalformedMessage, MalformedCalendar) as exc:
                 summary.reject(item.source_id, str(exc))
                 await producer.send_dead_letter(tenant, "import", item.source_id, str(exc))
             if progress and summary.read % _PROGRESS_EVERY == 0:
                 progress(summary)
+        for alias in sent_mail.aliases():
+            await producer.send_alias(alias)
+            summary.aliases.append(alias.alias)
         await producer.flush()
     if progress:
         progress(summary)

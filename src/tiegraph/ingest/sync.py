@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tiegraph.core.aliases import SentMail
 from tiegraph.core.backoff import backoff_seconds
 from tiegraph.deployment import connect_graph, ensure_pipeline_topics, topic_names
 from tiegraph.errors import GraphUnavailable, StreamUnavailable
@@ -197,8 +198,10 @@ class SyncRunner:
 
     async def _drain(self, mailbox: Mailbox, connector: Connector, cursor: Cursor) -> MailboxReport:
         report = MailboxReport(mailbox.tenant, mailbox.id, "live")
+        # The owner's sent mail seen in this pass: aliases go out with the batch that taught them.
+        sent_mail, announced = SentMail(mailbox.tenant, mailbox.owner.lower()), set[str]()
         async for batch in connector.sync(cursor):
-            await self._produce(mailbox, batch)
+            await self._produce(mailbox, batch, sent_mail, announced)
             cursor = batch.cursor
             state = "backfilling" if batch.backfilling else "live"
             await self._save(mailbox, batch, state=state, success=False)
@@ -208,11 +211,22 @@ class SyncRunner:
         await self._save(mailbox, SyncBatch(cursor=cursor), state="live", success=True)
         return report
 
-    async def _produce(self, mailbox: Mailbox, batch: SyncBatch) -> None:
-        """Every record of the batch, stamped with the mailbox's tenant, acknowledged by Kafka on return."""
+    async def _produce(
+        self, mailbox: Mailbox, batch: SyncBatch, sent_mail: SentMail | None = None, announced: set[str] | None = None
+    ) -> None:
+        """Every record of the batch, stamped with the mailbox's tenant, and the owner's aliases
+        learned so far that were not sent yet; acknowledged by Kafka on return."""
         try:
             for message in batch.messages:
-                await self._producer.send_message(dataclasses.replace(message, tenant=mailbox.tenant))
+                stamped = dataclasses.replace(message, tenant=mailbox.tenant)
+                await self._producer.send_message(stamped)
+                if sent_mail is not None:
+                    sent_mail.note(stamped)
+            if sent_mail is not None and announced is not None:
+                for alias in sent_mail.aliases():
+                    if alias.alias not in announced:
+                        await self._producer.send_alias(alias)
+                        announced.add(alias.alias)
             for event in batch.events:
                 await self._producer.send_event(dataclasses.replace(event, tenant=mailbox.tenant))
             for source, reason in batch.rejects:

@@ -1,6 +1,7 @@
 """The Faust application: three stages between the topics of DESIGN.md.
 
   mail.messages.v1 --derive--> interactions.v1 --aggregate--> tie.updates.v1 --write--> Neo4j
+  aliases.v1 (a mailbox owner's aliases, learned at ingest) --write_aliases--> Neo4j
 
 Delivery is at-least-once; effects are exactly-once because every stage is idempotent: `derive`
 drops copies it has seen, `aggregate` skips interactions a tie already holds (by id), and the
@@ -23,6 +24,7 @@ import faust
 from faust.streams import Stream
 from faust.types import EventT, SchemaT, StreamT, TableT
 
+from tiegraph.core.aliases import Alias
 from tiegraph.core.blocklist import drop_blocked, is_blocked
 from tiegraph.core.interactions import derive_interactions
 from tiegraph.core.list_replies import (
@@ -37,7 +39,7 @@ from tiegraph.core.meetings import plan_meeting
 from tiegraph.core.records import CalendarEvent, DeadLetter, Interaction, MailMessage
 from tiegraph.core.ties import apply_interactions
 from tiegraph.errors import GraphUnavailable, StreamUnavailable
-from tiegraph.graph.neo4j import GraphStore, tie_row
+from tiegraph.graph.neo4j import GraphStore, alias_row, tie_row
 from tiegraph.settings import Settings
 from tiegraph.streams import metrics
 from tiegraph.streams import topics as t
@@ -140,7 +142,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         topic(t.INTERACTIONS),
     )
     tie_updates, counters, dead_letters = topic(t.TIE_UPDATES), topic(t.COUNTERS), topic(t.DEAD_LETTERS)
-    list_threads = topic(t.LIST_THREADS)
+    list_threads, alias_records = topic(t.LIST_THREADS), topic(t.ALIASES)
 
     json_schema: SchemaT[Any, Any] = faust.Schema(key_serializer="json", value_serializer="json")
 
@@ -396,6 +398,31 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 await write_until_done(graph.write_ties, rows, watch.reset)
             freshness.ties_written(updates, time.time())  # event-to-graph delay, newest origin
             yield len(rows)
+
+    @app.agent(alias_records)
+    async def write_aliases(stream: StreamT[bytes]) -> AsyncIterator[int]:
+        """A mailbox owner's aliases (ingest learns them from its sent mail) -> ALIAS_OF edges; a
+        tombstone (an erased person) removes the edge."""
+        async for batch in app.ack_gate.batches(
+            batches(stream).take_events(settings.graph_batch_size, within=settings.graph_batch_seconds)
+        ):
+            delivery = BatchDelivery(app, failures)
+            latest = {cast(bytes, event.key): event for event in batch}
+            records, deletions = [], []
+            for key, event in latest.items():
+                if event.value is None:
+                    tenant, _, alias = key.decode().partition("|")
+                    deletions.append({"tenant": tenant, "alias": alias, "offset": event.message.offset})
+                elif (record := await decoded(delivery, event, Alias.from_dict, "aliases")) is not None:
+                    records.append({**record.to_dict(), "offset": event.message.offset})
+            await delivery.settle()
+            if not all(tenants.knows(r["tenant"]) for r in records):
+                await load_tenants()
+            rows = [alias_row(r, tenants.domains(r["tenant"])) for r in records]
+            metrics.count_processed("aliases", len(batch))
+            await write_until_done(graph.delete_aliases, deletions, watch.reset)
+            await write_until_done(graph.write_aliases, rows, watch.reset)
+            yield len(rows) + len(deletions)
 
     @app.agent(counters)
     async def write_counters(stream: StreamT[bytes]) -> AsyncIterator[int]:

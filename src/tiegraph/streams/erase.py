@@ -79,3 +79,31 @@ def stream_forgetter(settings: Settings) -> Callable[[str, list[tuple[str, str]]
         return await send_erase_commands(settings.kafka_bootstrap, topic, tenant, pairs)
 
     return forget
+
+
+async def send_alias_tombstones(bootstrap: str, topic: str, tenant: str, aliases: Iterable[str]) -> int:
+    """A tombstone per alias record of the tenant on the compacted aliases.v1; the alias writer
+    removes the edge and compaction forgets the record."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", request_timeout_ms=15000)
+    sent = 0
+    try:
+        await producer.start()
+        for alias in aliases:
+            await producer.send(topic, key=t.alias_key(tenant, alias), value=None)
+            sent += 1
+        await producer.flush()
+    except KafkaError as exc:
+        raise StreamUnavailable(f"Kafka unavailable: {exc}") from exc
+    finally:
+        await producer.stop()
+    return sent
+
+
+def alias_forgetter(settings: Settings) -> Callable[[str, list[str]], Awaitable[int]]:
+    """`erasure`'s hook: tombstones for a tenant's alias records, to this deployment's aliases.v1."""
+
+    async def forget(tenant: str, aliases: list[str]) -> int:
+        topic = t.TopicNames(settings.topic_prefix)[t.ALIASES]
+        return await send_alias_tombstones(settings.kafka_bootstrap, topic, tenant, aliases)
+
+    return forget

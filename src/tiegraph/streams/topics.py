@@ -20,12 +20,22 @@ TIE_UPDATES = "tie.updates.v1"
 COUNTERS = "counters.v1"
 DEAD_LETTERS = "deadletters.v1"
 LIST_THREADS = "list.threads.v1"  # list messages' authors and list replies, keyed by Message-ID
+ALIASES = "aliases.v1"  # a mailbox owner's aliases (core/aliases.py), keyed by tenant + alias
 
 # Latest value per key is all that matters for these: compaction keeps them bounded.
-COMPACTED = frozenset({TIE_UPDATES, COUNTERS})
+COMPACTED = frozenset({TIE_UPDATES, COUNTERS, ALIASES})
 # The worker's Faust tables (streams/app.py); each has a changelog topic "<app id>-<table>-changelog".
 TABLES = ("seen_messages", "dead_letter_keys", "tie_states", "meeting_states", "message_authors", "pending_replies")
-ALL_TOPICS = (MAIL_MESSAGES, CALENDAR_EVENTS, INTERACTIONS, TIE_UPDATES, COUNTERS, DEAD_LETTERS, LIST_THREADS)
+ALL_TOPICS = (
+    MAIL_MESSAGES,
+    CALENDAR_EVENTS,
+    INTERACTIONS,
+    TIE_UPDATES,
+    COUNTERS,
+    DEAD_LETTERS,
+    LIST_THREADS,
+    ALIASES,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +64,11 @@ def meeting_key(tenant: str, occurrence: str) -> bytes:
 def thread_key(tenant: str, message_id: str) -> bytes:
     """A list message and every reply to it meet on one partition, whichever comes first."""
     return f"{tenant}|{message_id}".encode()
+
+
+def alias_key(tenant: str, alias: str) -> bytes:
+    """One record per alias address: the latest decision about it is the one that holds."""
+    return f"{tenant}|{alias}".encode()
 
 
 def pair_key(tenant: str, x: str, y: str) -> bytes:

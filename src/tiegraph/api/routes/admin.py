@@ -10,7 +10,7 @@ from tiegraph.api.errors import ApiError
 from tiegraph.api.schemas import ErrorBody
 from tiegraph.api.schemas_network import BlockEntry, Blocklist, BlockResult, Erasure
 from tiegraph.core.blocklist import InvalidBlockEntry, block_entry
-from tiegraph.streams.erase import stream_forgetter
+from tiegraph.streams.erase import alias_forgetter, stream_forgetter
 
 router = APIRouter(
     prefix="/v1",
@@ -33,7 +33,9 @@ async def delete_person(email: str, tenant: TenantDep, graph: GraphDep, settings
     address = as_email(email)
     if await graph.person(tenant.name, address) is None:
         raise ApiError(404, "person_not_found", f"no person {email!r} in this tenant")
-    ties = await erasure.erase_person(graph, tenant.name, address, stream_forgetter(settings))
+    ties = await erasure.erase_person(
+        graph, tenant.name, address, stream_forgetter(settings), alias_forgetter(settings)
+    )
     return Erasure(email=address, erased=ties is not None, ties=ties or 0, blocked=True)
 
 
@@ -49,7 +51,7 @@ async def put_blocklist_entry(entry: str, tenant: TenantDep, graph: GraphDep, se
     """Block an address or a domain (and its subdomains): the people it covers are erased now,
     and future mail with them is dropped. Idempotent."""
     _entry(entry)
-    blocked = await erasure.block(graph, tenant.name, entry, stream_forgetter(settings))
+    blocked = await erasure.block(graph, tenant.name, entry, stream_forgetter(settings), alias_forgetter(settings))
     return BlockResult(value=blocked.value, kind=blocked.kind, erased_people=blocked.erased_people)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from tiegraph.api.aliases import folded_who_knows, identities
 from tiegraph.api.deps import GraphDep, ModelDep, NowDep, TenantDep, as_email
 from tiegraph.api.errors import ApiError
 from tiegraph.api.network import Ask, coverage_of, explain_paths, find_paths, who_knows
@@ -62,10 +63,16 @@ async def get_who_knows(
     now: NowDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> WhoKnows:
-    """Our people who know the target (a person, or anyone at an organisation), strongest first."""
+    """Our people who know the target (a person, or anyone at an organisation), strongest first.
+    A person's aliases fold: the answer is for the person, over all their addresses and ours."""
     ask = Ask(graph, tenant.name, model, now)
     name, is_domain = _parse_target(target)
-    people = await who_knows(ask, name, is_domain, limit)
+    ids = await identities(graph, tenant.name)
+    if not is_domain and ids.owner_of:
+        name = ids.person(name)
+        people = (await folded_who_knows(graph, tenant.name, name, ids, model, now))[:limit]
+    else:
+        people = await who_knows(ask, name, is_domain, limit)
     if not people:
         await _require(ask, name, is_domain)
     kind = "organization" if is_domain else "person"
@@ -90,8 +97,13 @@ async def get_paths(
     """
     ask = Ask(graph, tenant.name, model, now)
     name, is_domain = _parse_target(to)
+    ids = await identities(graph, tenant.name)
     start = as_email(source) if source is not None else None
-    people = await graph.connected_members(tenant.name, name, PATH_TARGETS_PER_ORGANIZATION) if is_domain else [name]
+    if is_domain:
+        people = await graph.connected_members(tenant.name, name, PATH_TARGETS_PER_ORGANIZATION)
+    else:  # reaching any of a person's addresses reaches the person
+        name = ids.person(name)
+        people = ids.addresses(name)
     if not people:
         await _require(ask, name, is_domain)
     found = await find_paths(ask, people, start, k, max_hops) if people else []

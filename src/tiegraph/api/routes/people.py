@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from tiegraph.api.aliases import Identities, folded_contacts, folded_tie, identities
 from tiegraph.api.deps import GraphDep, ModelDep, NowDep, TenantDep, as_email
 from tiegraph.api.errors import ApiError
-from tiegraph.api.schemas import Awaiting, AwaitingReply, Contacts, ErrorBody, Person, TieView
+from tiegraph.api.schemas import AliasView, Awaiting, AwaitingReply, Contacts, ErrorBody, Person, TieView
 from tiegraph.api.views import contact_view, explain, iso, person_view
 from tiegraph.graph.neo4j import GraphStore
 
@@ -19,20 +20,34 @@ router = APIRouter(
 )
 
 
-async def _known_person(graph: GraphStore, tenant: str, email: str) -> tuple[str, dict[str, Any]]:
-    """The normalised address and the person's row; 404 for people this tenant does not have."""
+async def _known_person(
+    graph: GraphStore, tenant: str, email: str, ids: Identities | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The person's address (an alias's owner, with `ids`) and row; 404 for people this tenant
+    does not have."""
     address = as_email(email)
+    if ids is not None:
+        address = ids.person(address)
     row = await graph.person(tenant, address)
     if row is None:
         raise ApiError(404, "person_not_found", f"no person {email!r} in this tenant")
     return address, row
 
 
+def _with_aliases(person: Person, ids: Identities) -> Person:
+    aliases = [AliasView(email=a.alias, name=a.name, messages=a.messages) for a in ids.aliases_of.get(person.email, ())]
+    return person.model_copy(update={"aliases": aliases})
+
+
 @router.get("/people/{email}", response_model=Person)
-async def get_person(email: str, tenant: TenantDep, graph: GraphDep) -> Person:
-    """A person of the caller's tenant: organisation, internal or not, number of ties."""
-    _, row = await _known_person(graph, tenant.name, email)
-    return person_view(row)
+async def get_person(email: str, tenant: TenantDep, graph: GraphDep, model: ModelDep, now: NowDep) -> Person:
+    """A person of the caller's tenant: organisation, internal or not, number of ties. An alias
+    answers its owner, whose `aliases` lists it; `ties` then counts contacts over every address."""
+    ids = await identities(graph, tenant.name)
+    address, row = await _known_person(graph, tenant.name, email, ids)
+    if len(ids.addresses(address)) > 1:
+        row = {**row, "ties": len(await folded_contacts(graph, tenant.name, address, ids, model, now))}
+    return _with_aliases(person_view(row), ids)
 
 
 @router.get("/people/{email}/contacts", response_model=Contacts)
@@ -44,15 +59,25 @@ async def get_contacts(
     now: NowDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> Contacts:
-    """A person's contacts, strongest first, each with strength, band and evidence."""
-    address, row = await _known_person(graph, tenant.name, email)
-    # Ranked and cut in Neo4j with the same formula (groups left out there too), explained here.
-    contacts = [
-        contact_view(r, tie, address, now, model)
-        for r, tie in await graph.strongest_contacts(tenant.name, address, model, now, limit)
-    ]
+    """A person's contacts, strongest first, each with strength, band and evidence. Aliases fold:
+    the person's and each contact's (`aliases` on each lists the addresses summed in)."""
+    ids = await identities(graph, tenant.name)
+    address, row = await _known_person(graph, tenant.name, email, ids)
+    if not ids.owner_of:
+        # Ranked and cut in Neo4j with the same formula (groups left out there too), explained here.
+        contacts = [
+            contact_view(r, tie, address, now, model)
+            for r, tie in await graph.strongest_contacts(tenant.name, address, model, now, limit)
+        ]
+    else:  # every tie of every address, folded, then ranked here
+        folded = await folded_contacts(graph, tenant.name, address, ids, model, now)
+        contacts = [
+            contact_view(r, tie, address, now, model).model_copy(update={"aliases": seen}) for r, tie, seen in folded
+        ]
+        row = {**row, "ties": len(folded)} if len(ids.addresses(address)) > 1 else row
     contacts.sort(key=lambda c: (-c.strength, c.email))
-    return Contacts(person=person_view(row), as_of=iso(now) or "", contacts=contacts)
+    person = _with_aliases(person_view(row), ids)
+    return Contacts(person=person, as_of=iso(now) or "", contacts=contacts[:limit])
 
 
 @router.get("/people/{email}/awaiting-reply", response_model=AwaitingReply)
@@ -65,7 +90,8 @@ async def get_awaiting_reply(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> AwaitingReply:
     """Conversations where the last message came to this person and they have not answered, newest first."""
-    address, row = await _known_person(graph, tenant.name, email)
+    ids = await identities(graph, tenant.name)
+    address, row = await _known_person(graph, tenant.name, email, ids)
     awaiting = []
     for contact, tie in await graph.awaiting_reply(tenant.name, address, limit):
         score, _ = explain(tie, address, now, model)
@@ -86,10 +112,26 @@ async def get_awaiting_reply(
 
 @router.get("/ties/{a}/{b}", response_model=TieView)
 async def get_tie(a: str, b: str, tenant: TenantDep, graph: GraphDep, model: ModelDep, now: NowDep) -> TieView:
-    """One tie, explained from `a`'s side."""
-    first, second = as_email(a), as_email(b)
-    tie = await graph.tie(tenant.name, first, second)
+    """One tie, explained from `a`'s side. Between people with aliases it sums the ties of all
+    their addresses (`folded` lists the stored ties summed)."""
+    ids = await identities(graph, tenant.name)
+    first, second = ids.person(as_email(a)), ids.person(as_email(b))
+    folded: list[list[str]] = []
+    if len(ids.addresses(first)) == 1 and len(ids.addresses(second)) == 1:
+        tie = await graph.tie(tenant.name, first, second)
+    elif first != second and (found := await folded_tie(graph, tenant.name, first, second, ids, model)):
+        tie, folded = found
+    else:
+        tie = None
     if tie is None:
         raise ApiError(404, "tie_not_found", f"{a!r} and {b!r} have no tie in this tenant")
     score, evidence = explain(tie, first, now, model)
-    return TieView(a=first, b=second, as_of=iso(now) or "", strength=score.strength, band=score.band, evidence=evidence)
+    return TieView(
+        a=first,
+        b=second,
+        as_of=iso(now) or "",
+        strength=score.strength,
+        band=score.band,
+        evidence=evidence,
+        folded=folded,
+    )
