@@ -105,13 +105,15 @@ def tenant_of_key(key: bytes | None) -> str:
 def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) -> faust.App:
     """Build the worker's Faust app with its topics, tables and agents."""
     names = t.TopicNames(settings.topic_prefix)
+    faust_dir = settings.home / "faust"
+    faust_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = GuardedApp(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.store,
         # Faust's default is "<app id>-data" in the working directory, which litters wherever the
         # worker was started; table files belong with the rest of the node's state.
-        datadir=str(settings.home / "faust" / settings.app_id),
+        datadir=str(faust_dir / settings.app_id),
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
         broker_commit_interval=settings.commit_interval_s,
