@@ -1,0 +1,76 @@
+"""The Kafka broker restarted under load: SIGKILLed while `tiegraph import` produces, and stopped
+gracefully while the worker drains the backlog. The importer and the worker must both come
+through by themselves, and the graph must equal a clean run of the same input."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.stack import Stack
+from tiegraph.deployment import topic_names
+from tiegraph.graph.neo4j import GraphStore
+from tiegraph.services.local import LocalServices
+from tiegraph.snapshot import graph_differences, snapshot_graph
+from tiegraph.streams import topics as t
+from tiegraph.streams.lag import read_lag
+from tiegraph.synth.organization import generate_mail, generate_organization, write_mbox
+
+pytestmark = pytest.mark.integration
+
+
+async def _mail_records(stack: Stack) -> int:
+    """Records in mail.messages.v1 so far (every tenant's)."""
+    topic = topic_names(stack.settings)[t.MAIL_MESSAGES]
+    return sum(row.end for row in await read_lag(stack.settings.kafka_bootstrap, stack.settings.app_id, [topic]))
+
+
+def _import(stack: Stack, mbox: Path, tenant: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tiegraph", "import", str(mbox), "--tenant", tenant],
+        env=stack.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def test_kafka_restarts_under_load_leave_the_same_graph_as_a_clean_run(
+    stack: Stack, graph: GraphStore, tmp_path: Path
+) -> None:
+    org = generate_organization(people=40, seed=21)
+    mbox = tmp_path / "mail.mbox"
+    write_mbox(mbox, generate_mail(org, messages=4000, seed=21))
+    stack.create_tenant("kafka-clean", org.home_domain)
+    stack.cli("import", str(mbox), "--tenant", "kafka-clean")
+    await stack.wait_caught_up()
+    clean = await snapshot_graph(graph, "kafka-clean")
+    assert clean.stats["messages"] == 4000
+
+    stack.create_tenant("kafka-restart", org.home_domain)
+    services = LocalServices(stack.settings)
+    before = await _mail_records(stack)
+    importer = _import(stack, mbox, "kafka-restart")
+    while await _mail_records(stack) < before + 300:  # the import is under way
+        assert importer.poll() is None, importer.communicate()
+        await asyncio.sleep(0.05)
+    assert importer.poll() is None, "the import ended before the broker could be killed"
+    services.send_signal("kafka", signal.SIGKILL)  # no controlled shutdown, no flushed segments
+    await asyncio.sleep(3)
+    await asyncio.to_thread(services.start_kafka)  # same data directory: the broker recovers its log
+    out, err = importer.communicate(timeout=300)
+    assert importer.returncode == 0, f"the import did not come through the broker restart:\n{out}\n{err}"
+    assert "produced 4000" in out
+
+    await asyncio.sleep(2)  # the worker is busy with the backlog: a graceful stop this time
+    await asyncio.to_thread(services.stop, "kafka")
+    await asyncio.sleep(3)
+    await asyncio.to_thread(services.start_kafka)
+    await stack.wait_caught_up(timeout=300)
+
+    assert graph_differences(await snapshot_graph(graph, "kafka-restart"), clean) == {}
