@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from tiegraph.core.blocklist import block_entry
 from tiegraph.graph.neo4j import GraphStore
 
-# Sends the erase commands for a tenant's pairs to the stream (none in tests of the graph alone).
-ForgetTies = Callable[[str, list[tuple[str, str]]], Awaitable[object]]
+# Sends the erase commands to the stream (none in tests of the graph alone): (tenant, the blocked
+# address or domain, the erased person's pairs).
+ForgetTies = Callable[[str, str, list[tuple[str, str]]], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +30,8 @@ class Blocked:
 async def _erase(graph: GraphStore, tenant: str, email: str, forget: ForgetTies | None) -> int | None:
     """The number of ties the person had (counted first: the worker may delete them meanwhile)."""
     pairs = [(email, row["email"]) for row, _ in await graph.contacts(tenant, email)]
-    if forget is not None and pairs:
-        await forget(tenant, pairs)
+    if forget is not None:  # also without ties: the list-reply join may know them as an author
+        await forget(tenant, email, pairs)
     return None if await graph.erase_person(tenant, email) is None else len(pairs)
 
 
@@ -46,6 +47,8 @@ async def block(graph: GraphStore, tenant: str, raw: str, forget: ForgetTies | N
     value, kind = block_entry(raw)
     await graph.block(tenant, value, kind)
     people = [value] if kind == "address" else await graph.people_at_domain(tenant, value)
+    if forget is not None and kind == "domain":  # list authors there who are in no tie
+        await forget(tenant, value, [])
     erased = 0
     for email in people:
         if await _erase(graph, tenant, email, forget) is not None:

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # A graph write attempt still unanswered after this long is abandoned and retried (writes are
     # idempotent), each timeout doubling the next, up to 8x (streams/backpressure.py).
     graph_write_timeout_s: float = 120.0
+    # Ingest waits this long for Kafka to acknowledge what it produced (a broker restart is ridden
+    # out); longer, and the import or sync fails and can simply be run again (ingest/producer.py).
+    produce_timeout_s: float = 120.0
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000

@@ -1,6 +1,7 @@
-"""The Kafka broker restarted under load: SIGKILLed while `tiegraph import` produces, and stopped
-gracefully while the worker drains the backlog. The importer and the worker must both come
-through by themselves, and the graph must equal a clean run of the same input."""
+"""The Kafka broker restarted under load: SIGKILLed while `tiegraph import` produces (the import
+rides it out), down for longer than the importer waits (the import fails clearly and is run
+again), and stopped gracefully while the worker drains the backlog. The worker must come through
+by itself, and the graph must equal a clean run of the same input."""
 
 from __future__ import annotations
 
@@ -30,14 +31,25 @@ async def _mail_records(stack: Stack) -> int:
     return sum(row.end for row in await read_lag(stack.settings.kafka_bootstrap, stack.settings.app_id, [topic]))
 
 
-def _import(stack: Stack, mbox: Path, tenant: str) -> subprocess.Popen[str]:
+def _import(stack: Stack, mbox: Path, tenant: str, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tiegraph", "import", str(mbox), "--tenant", tenant],
-        env=stack.env,
+        env={**stack.env, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+async def _import_under_way(stack: Stack, mbox: Path, tenant: str, **env: str) -> subprocess.Popen[str]:
+    """`tiegraph import` started, once it has produced 300 records."""
+    before = await _mail_records(stack)
+    importer = _import(stack, mbox, tenant, **env)
+    while await _mail_records(stack) < before + 300:
+        assert importer.poll() is None, importer.communicate()
+        await asyncio.sleep(0.05)
+    assert importer.poll() is None, "the import ended before the broker could be stopped"
+    return importer
 
 
 async def test_kafka_restarts_under_load_leave_the_same_graph_as_a_clean_run(
@@ -54,18 +66,23 @@ async def test_kafka_restarts_under_load_leave_the_same_graph_as_a_clean_run(
 
     stack.create_tenant("kafka-restart", org.home_domain)
     services = LocalServices(stack.settings)
-    before = await _mail_records(stack)
-    importer = _import(stack, mbox, "kafka-restart")
-    while await _mail_records(stack) < before + 300:  # the import is under way
-        assert importer.poll() is None, importer.communicate()
-        await asyncio.sleep(0.05)
-    assert importer.poll() is None, "the import ended before the broker could be killed"
+    importer = await _import_under_way(stack, mbox, "kafka-restart")
     services.send_signal("kafka", signal.SIGKILL)  # no controlled shutdown, no flushed segments
     await asyncio.sleep(3)
     await asyncio.to_thread(services.start_kafka)  # same data directory: the broker recovers its log
     out, err = importer.communicate(timeout=300)
     assert importer.returncode == 0, f"the import did not come through the broker restart:\n{out}\n{err}"
     assert "produced 4000" in out
+
+    # Down for longer than the importer waits (5 s here): it fails, says so, and can simply be run
+    # again; what it had produced before is counted once.
+    importer = await _import_under_way(stack, mbox, "kafka-restart", TIEGRAPH_PRODUCE_TIMEOUT_S="5")
+    await asyncio.to_thread(services.stop, "kafka")
+    out, err = importer.communicate(timeout=120)
+    assert importer.returncode == 1, f"the import did not fail with the broker down:\n{out}\n{err}"
+    assert "did not acknowledge" in err or "producing to Kafka failed" in err, err
+    await asyncio.to_thread(services.start_kafka)
+    stack.cli("import", str(mbox), "--tenant", "kafka-restart")
 
     await asyncio.sleep(2)  # the worker is busy with the backlog: a graceful stop this time
     await asyncio.to_thread(services.stop, "kafka")

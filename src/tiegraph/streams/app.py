@@ -30,6 +30,7 @@ from tiegraph.core.list_replies import (
     Authored,
     ReplyLink,
     credit_parent_author,
+    forget_blocked_links,
     thread_record_from_dict,
     thread_records,
 )
@@ -43,7 +44,7 @@ from tiegraph.streams import metrics
 from tiegraph.streams import topics as t
 from tiegraph.streams.backpressure import WriteWaits, write_until_done
 from tiegraph.streams.delivery import BatchDelivery, GuardedApp, SendFailures, make_current
-from tiegraph.streams.erase import is_erase_command, split_deletions
+from tiegraph.streams.erase import is_erase_command, is_forget_authors_command, key_partition, split_deletions
 from tiegraph.streams.lag import read_lag
 from tiegraph.streams.state import BatchCounts, DistinctCounts, TieCache
 from tiegraph.streams.tenants import TenantDirectory
@@ -309,7 +310,11 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             delivery, credited = BatchDelivery(app, failures), 0
             authors: dict[str, tuple[EventT[bytes], Authored]] = {}  # learned in this batch
             waiting: dict[str, tuple[EventT[bytes], list[dict[str, Any]]]] = {}  # new pending lists
+            forget: list[EventT[bytes]] = []  # forget-authors commands (streams/erase.py)
             for event in batch:
+                if is_forget_authors_command(event.value):
+                    forget.append(event)
+                    continue
                 record = await decoded(delivery, event, thread_record_from_dict, "list_replies")
                 if record is None:
                     continue
@@ -347,8 +352,39 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                     pending_replies[key] = pending
                 elif key in pending_replies:
                     del pending_replies[key]
+            for event in forget:  # after this batch's writes: they may name the person too
+                forget_list_authors(event)
             await delivery.settle()
             yield credited
+
+    def forget_list_authors(command: EventT[bytes]) -> None:
+        """Delete the join entries of the command's partition that name a blocked address or
+        domain: authors, and waiting replies by or to them. A full scan of this worker's part of
+        the two tables: Message-IDs are the keys, and nobody knows which ones a person wrote."""
+        body = t.decode(command.value)
+        tenant, blocked, partition = body["tenant"], (body["entry"],), command.message.partition
+        prefix = f"{tenant}|"
+
+        def here(key: str) -> bool:  # the tables also hold standby copies of other partitions
+            return key.startswith(prefix) and key_partition(key.encode(), settings.topic_partitions) == partition
+
+        make_current(command)  # the tombstones go to this partition's changelog
+        authors = [k for k, v in message_authors.items() if here(k) and is_blocked(v["author"], blocked)]
+        for key in authors:
+            del message_authors[key]
+        rewritten = 0
+        for key, links in list(pending_replies.items()):
+            if not here(key):
+                continue
+            kept = forget_blocked_links(links, blocked)
+            if kept == links:
+                continue
+            rewritten += 1
+            if kept:
+                pending_replies[key] = kept
+            else:
+                del pending_replies[key]
+        log.info("forgot %d list authors and %d waiting reply lists of %s", len(authors), rewritten, tenant)
 
     async def load_tenants() -> None:
         try:

@@ -73,7 +73,7 @@ async def write_until_done(
                 await asyncio.wait_for(write(rows), attempt_timeout)
                 return
             except TimeoutError:
-                error = f"Neo4j did not finish a write within {attempt_timeout:.0f}s"
+                error = f"Neo4j did not finish a write within {attempt_timeout:g}s"
                 attempt_timeout = min(attempt_timeout * 2, timeout_s * MAX_TIMEOUT_FACTOR)
             except GraphUnavailable as exc:
                 error = str(exc)
