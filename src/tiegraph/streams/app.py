@@ -459,7 +459,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 # bounded: a frozen Neo4j must not hold the heartbeat loop past its next beats
                 await asyncio.wait_for(graph.write_worker_status(status), 10.0)
             except (GraphUnavailable, TimeoutError) as exc:
-                log.warning("cannot write the worker heartbeat: %s", exc or "Neo4j did not answer within 10s")
+                log.warning("cannot write the worker heartbeat: %s", str(exc) or "Neo4j did not answer within 10s")
             await asyncio.sleep(5.0)
 
     source_topics = names.all()
