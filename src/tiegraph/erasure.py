@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from tiegraph.core.blocklist import block_entry
 from tiegraph.graph.neo4j import GraphStore
 
-# Sends the erase commands for a tenant's pairs to the stream (none in tests of the graph alone).
-ForgetTies = Callable[[str, list[tuple[str, str]]], Awaitable[object]]
+# Sends the erase commands to the stream (none in tests of the graph alone): (tenant, the blocked
+# address or domain, the erased person's pairs).
+ForgetTies = Callable[[str, str, list[tuple[str, str]]], Awaitable[object]]
 # Sends tombstones for a tenant's alias records (aliases.v1 is compacted: without one, an erased
 # address would stay there for good).
 ForgetAliases = Callable[[str, list[str]], Awaitable[object]]
@@ -35,8 +36,8 @@ async def _erase(
     """The number of ties the person had (counted first: the worker may delete them meanwhile).
     Alias records naming the person (as the alias or as its owner) are forgotten too."""
     pairs = [(email, row["email"]) for row, _ in await graph.contacts(tenant, email)]
-    if forget is not None and pairs:
-        await forget(tenant, pairs)
+    if forget is not None:  # also without ties: the list-reply join may know them as an author
+        await forget(tenant, email, pairs)
     aliases = [a.alias for a in await graph.aliases(tenant) if email in (a.alias, a.owner)]
     if forget_aliases is not None and aliases:
         await forget_aliases(tenant, aliases)
@@ -67,6 +68,8 @@ async def block(
     value, kind = block_entry(raw)
     await graph.block(tenant, value, kind)
     people = [value] if kind == "address" else await graph.people_at_domain(tenant, value)
+    if forget is not None and kind == "domain":  # list authors there who are in no tie
+        await forget(tenant, value, [])
     erased = 0
     for email in people:
         if await _erase(graph, tenant, email, forget, forget_aliases) is not None:

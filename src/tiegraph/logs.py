@@ -53,6 +53,32 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class RepeatFilter(logging.Filter):
+    """Lets one record per logger and message template through every `window_s` and notes how
+    many were held back. aiokafka logs every failed reconnect at error level: a broker restart
+    of ten seconds wrote ~167,000 lines from one worker before this filter."""
+
+    def __init__(self, prefixes: tuple[str, ...] = ("aiokafka",), window_s: float = 10.0) -> None:
+        super().__init__()
+        self.prefixes, self.window_s = prefixes, window_s
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}  # (logger, template) -> (shown at, held)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.prefixes):
+            return True
+        key = (record.name, str(record.msg))
+        shown_at, held = self._last.get(key, (0.0, 0))
+        if record.created - shown_at < self.window_s:
+            self._last[key] = (shown_at, held + 1)
+            return False
+        if len(self._last) > 1000:  # templates are few; this only bounds memory against surprises
+            self._last.clear()
+        self._last[key] = (record.created, 0)
+        if held:
+            record.msg = f"{record.msg} ({held} more like this in the last {self.window_s:.0f}s)"
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, tenant, mailbox and any extras."""
 
@@ -85,6 +111,7 @@ def setup_logging(
         json_lines = not stream.isatty()
     handler = logging.StreamHandler(stream)
     handler.addFilter(ContextFilter())
+    handler.addFilter(RepeatFilter())
     handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
     for old in list(root.handlers):

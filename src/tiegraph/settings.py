@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     # A SIGKILLed worker's partitions wait this long before the group gives them to others.
     kafka_session_timeout_s: float = 30.0
     stall_seconds: float = 90.0  # a partition with lag and no commit for this long restarts the worker
+    # A graph write attempt still unanswered after this long is abandoned and retried (writes are
+    # idempotent), each timeout doubling the next, up to 8x (streams/backpressure.py).
+    graph_write_timeout_s: float = 120.0
+    # Ingest waits this long for Kafka to acknowledge what it produced (a broker restart is ridden
+    # out); longer, and the import or sync fails and can simply be run again (ingest/producer.py).
+    produce_timeout_s: float = 120.0
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -52,6 +58,8 @@ class Settings(BaseSettings):
     worker_metrics_port: int = 9464  # the worker's Prometheus /metrics; 0 = not served
     worker_metrics_host: str = "127.0.0.1"  # 0.0.0.0 where Prometheus scrapes from another host
     heartbeat_max_age_s: float = 30.0  # /readyz fails when no worker heartbeat is more recent
+    write_stuck_s: float = 30.0  # /readyz fails while a worker's graph write has waited this long
+    ready_check_timeout_s: float = 5.0  # each /readyz check answers within this, or counts as failed
     ops_token: SecretStr = SecretStr("")  # the ops page's operator token; empty = open (development only)
     ops_sample_seconds: float = 10.0  # lag/freshness history sampling for the ops page (kept: 1 hour)
     # Mailbox credentials are encrypted at rest with this Fernet key (`tiegraph.ingest.secrets`);

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -20,6 +19,7 @@ from tiegraph.deployment import topic_names
 from tiegraph.graph.neo4j import GraphStore
 from tiegraph.ingest.headers import parse_message
 from tiegraph.services.local import LocalServices
+from tiegraph.snapshot import GraphSnapshot, graph_differences, snapshot_graph
 from tiegraph.streams import topics as t
 from tiegraph.streams.lag import wait_for_stable_group
 from tiegraph.synth.organization import Organization, generate_mail, generate_organization, write_mbox
@@ -44,54 +44,16 @@ def _corpus(tmp_path: Path, seed: int, messages: int) -> tuple[Organization, Pat
     return org, whole, parts
 
 
-# Answer statistics depend on the order a pair's interactions arrive in once a conversation
-# outgrows core/ties.py MAX_TURNS and an older message arrives late (the evicted answer is settled
-# as seen at that moment). The interleaving of derive's partitions into interactions.v1 differs
-# between any two runs, crash or not; all other evidence and every count do not.
-NOT_COMPARED = frozenset({"tenant", "update_offset", "reply_s_ab", "reply_s_ba", "replies_ab", "replies_ba"})
-
-
-def _rounded(value: Any) -> Any:
-    """Decayed sums are order-independent up to float rounding: compare them to 9 digits."""
-    if isinstance(value, float):
-        return float(f"{value:.9g}")
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
-    return value
-
-
-async def _graph_of(graph: GraphStore, tenant: str) -> tuple[dict[str, int], list[tuple[str, str, dict[str, Any]]]]:
-    """Everything a run leaves in the graph for a tenant, without the tenant's name."""
-    ties = [
-        (
-            row["a"],
-            row["b"],
-            {k: _rounded(v) for k, v in row["tie"].items() if k not in NOT_COMPARED},
-        )
-        for row in await graph.tenant_ties(tenant)
-    ]
-    return await graph.stats(tenant), ties
-
-
-async def _clean_run(stack: Stack, graph: GraphStore, org: Organization, whole: Path, tenant: str) -> Any:
+async def _clean_run(stack: Stack, graph: GraphStore, org: Organization, whole: Path, tenant: str) -> GraphSnapshot:
     stack.create_tenant(tenant, org.home_domain)
     stack.cli("import", str(whole), "--tenant", tenant)
     await stack.wait_caught_up()
-    return await _graph_of(graph, tenant)
+    return await snapshot_graph(graph, tenant)
 
 
-def _assert_same_graph(run: Any, clean: Any) -> None:
-    (stats, ties), (clean_stats, clean_ties) = run, clean
-    assert stats == clean_stats
-    expected = {(a, b): tie for a, b, tie in clean_ties}
-    found = {(a, b): tie for a, b, tie in ties}
-    assert found.keys() == expected.keys()
-    differing = {
-        pair: {k: (v, expected[pair].get(k)) for k, v in tie.items() if v != expected[pair].get(k)}
-        for pair, tie in found.items()
-        if tie != expected[pair]
-    }
-    assert differing == {}
+def _assert_same_graph(run: GraphSnapshot, clean: GraphSnapshot) -> None:
+    """Stats, every tie and its evidence (what differs between any two runs aside: snapshot.py)."""
+    assert graph_differences(run, clean) == {}
 
 
 def _worker_children(supervisor: int) -> list[int]:
@@ -117,7 +79,7 @@ async def test_sigkills_mid_stream_leave_the_same_graph_as_a_clean_run(
 ) -> None:
     org, whole, parts = _corpus(tmp_path, seed=9, messages=3000)
     clean = await _clean_run(stack, graph, org, whole, "kill-clean")
-    assert clean[0]["messages"] == 3000 and clean[0]["ties"] > 50
+    assert clean.stats["messages"] == 3000 and clean.stats["ties"] > 50
 
     stack.create_tenant("killed", org.home_domain)
     supervisor = _stack_supervisor(stack)
@@ -129,7 +91,7 @@ async def test_sigkills_mid_stream_leave_the_same_graph_as_a_clean_run(
     stack.cli("import", str(parts[0]), "--tenant", "killed")  # and a replay of what was already counted
     await stack.wait_caught_up(timeout=240)
 
-    _assert_same_graph(await _graph_of(graph, "killed"), clean)
+    _assert_same_graph(await snapshot_graph(graph, "killed"), clean)
 
 
 def _spawn_second_worker(stack: Stack) -> subprocess.Popen[bytes]:
@@ -163,7 +125,7 @@ async def test_a_second_worker_joining_and_leaving_mid_stream_loses_and_doubles_
             second.wait()
     await stack.wait_caught_up(timeout=240)
 
-    _assert_same_graph(await _graph_of(graph, "joined"), clean)
+    _assert_same_graph(await snapshot_graph(graph, "joined"), clean)
 
 
 async def _produce(stack: Stack, tenant: str, mails: list[bytes]) -> None:
@@ -188,7 +150,7 @@ async def test_neo4j_down_mid_stream_pauses_the_writer_and_loses_nothing(stack: 
     stack.create_tenant("down-clean", org.home_domain)
     await _produce(stack, "down-clean", mails)
     await stack.wait_caught_up()
-    clean = await _graph_of(graph, "down-clean")
+    clean = await snapshot_graph(graph, "down-clean")
 
     stack.create_tenant("neo4j-down", org.home_domain)
     services = LocalServices(stack.settings)
@@ -201,4 +163,4 @@ async def test_neo4j_down_mid_stream_pauses_the_writer_and_loses_nothing(stack: 
         services.start_neo4j()
     await stack.wait_caught_up(timeout=240)
 
-    _assert_same_graph(await _graph_of(graph, "neo4j-down"), clean)
+    _assert_same_graph(await snapshot_graph(graph, "neo4j-down"), clean)

@@ -338,6 +338,34 @@ def bench_queries(
 
 
 @app.command()
+def soak(
+    minutes: Annotated[float, typer.Option(help="how long to run the load with faults")] = 10.0,
+    rate: Annotated[float, typer.Option(help="messages produced per second")] = 50.0,
+    fault_every: Annotated[float, typer.Option(help="seconds between injected faults")] = 60.0,
+    seed: Annotated[int, typer.Option(help="seed of the generated organisation and mail")] = 5,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Steady load with worker kills, Neo4j restarts and freezes and Kafka restarts; then the graph
+    is compared with a clean run of the same input. Exit 1 if they differ."""
+    from tiegraph.soak import run_soak
+
+    setup_logging("WARNING")
+    say = (lambda _: None) if as_json else typer.echo
+    try:
+        report = asyncio.run(run_soak(Settings(), minutes, rate, fault_every, seed, say=say))
+    except TiegraphError as exc:
+        raise _fail(str(exc)) from exc
+    summary = report.to_dict()
+    if as_json:
+        typer.echo(json.dumps(summary))
+    else:
+        for name, value in summary.items():
+            typer.echo(f"{name:<16} {value}")
+    if not report.passed:
+        raise typer.Exit(code=1)
+
+
+@app.command()
 def demo(
     people: Annotated[int, typer.Option(help="people in the generated organisation")] = 60,
     messages: Annotated[int, typer.Option(help="messages to generate")] = 4000,

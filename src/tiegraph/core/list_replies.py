@@ -116,3 +116,16 @@ def thread_record_from_dict(data: dict[str, Any]) -> Authored | ReplyLink:
     if kind == "reply":
         return ReplyLink(**{**fields, "addressed": tuple(fields.get("addressed") or ())})
     raise ValueError(f"unknown thread record type {kind!r}")
+
+
+def forget_blocked_links(links: list[dict[str, Any]], blocked: Collection[str]) -> list[dict[str, Any]]:
+    """Waiting replies (as the join table stores them) without a blocked person: a reply by one
+    is dropped, and a blocked address is struck from the people a reply addressed (it only ever
+    served to avoid crediting them twice, and a blocked person is never credited anyway)."""
+    kept = []
+    for link in links:
+        if is_blocked(str(link.get("author", "")), blocked):
+            continue
+        addressed = [e for e in link.get("addressed") or () if not is_blocked(e, blocked)]
+        kept.append({**link, "addressed": addressed})
+    return kept

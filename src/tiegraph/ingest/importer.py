@@ -37,6 +37,7 @@ async def run_import(
         bootstrap=settings.kafka_bootstrap,
         names=topic_names(settings),
         progress=_print_progress if show_progress else None,
+        produce_timeout_s=settings.produce_timeout_s,
     )
     if show_progress:
         sys.stderr.write("\n")

@@ -57,12 +57,13 @@ async def import_items(
     bootstrap: str,
     names: t.TopicNames,
     progress: Callable[[ImportSummary], None] | None = None,
+    produce_timeout_s: float = 120.0,
 ) -> ImportSummary:
     """Parse each item and produce it (messages, meeting occurrences); rejects go to the dead letters.
     With an owner, the aliases its sent folders show (core/aliases.py) go to aliases.v1 at the end."""
     summary = ImportSummary()
     sent_mail = SentMail(tenant, owner)
-    async with RecordProducer(bootstrap, names) as producer:
+    async with RecordProducer(bootstrap, names, produce_timeout_s) as producer:
         for item in items:
             summary.read += 1
             try:

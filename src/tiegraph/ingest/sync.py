@@ -326,7 +326,9 @@ async def run_sync(settings: Settings, *, tenant: str | None, follow: bool) -> l
     await ensure_pipeline_topics(settings)
     graph = connect_graph(settings)
     try:
-        async with RecordProducer(settings.kafka_bootstrap, topic_names(settings)) as producer:
+        async with RecordProducer(
+            settings.kafka_bootstrap, topic_names(settings), settings.produce_timeout_s
+        ) as producer:
             runner = SyncRunner(
                 MailboxRegistry(graph),
                 producer,

@@ -281,6 +281,20 @@ class LocalServices:
         self._pid_file(name).unlink(missing_ok=True)
         return True
 
+    def send_signal(self, name: str, signum: signal.Signals) -> bool:
+        """Send `signum` to a running service's process group (fault injection: SIGKILL a broker,
+        SIGSTOP/SIGCONT a slow database); False if it is not running. A killed service's pid file
+        stays until `start_*` or `stop` finds it dead."""
+        pid = self._pid(name)
+        if pid is None:
+            return False
+        os.killpg(pid, signum)
+        if signum == signal.SIGKILL:
+            deadline = time.monotonic() + 30
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        return True
+
     def down(self) -> list[str]:
         """Stop everything this home started (worker and API first, then the engines)."""
         return [name for name in ("api", "worker", "kafka", "neo4j") if self.stop(name)]

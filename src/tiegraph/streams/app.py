@@ -16,7 +16,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar, cast
 
@@ -32,6 +32,7 @@ from tiegraph.core.list_replies import (
     Authored,
     ReplyLink,
     credit_parent_author,
+    forget_blocked_links,
     thread_record_from_dict,
     thread_records,
 )
@@ -43,8 +44,9 @@ from tiegraph.graph.neo4j import GraphStore, alias_row, tie_row
 from tiegraph.settings import Settings
 from tiegraph.streams import metrics
 from tiegraph.streams import topics as t
+from tiegraph.streams.backpressure import WriteWaits, write_until_done
 from tiegraph.streams.delivery import BatchDelivery, GuardedApp, SendFailures, make_current
-from tiegraph.streams.erase import is_erase_command, split_deletions
+from tiegraph.streams.erase import is_erase_command, is_forget_authors_command, key_partition, split_deletions
 from tiegraph.streams.lag import read_lag
 from tiegraph.streams.state import BatchCounts, DistinctCounts, TieCache
 from tiegraph.streams.tenants import TenantDirectory
@@ -52,28 +54,6 @@ from tiegraph.streams.watchdog import StallWatch
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
-
-MAX_BACKOFF_S = 30.0
-
-
-async def write_until_done(
-    write: Callable[[Sequence[dict[str, Any]]], Awaitable[None]],
-    rows: Sequence[dict[str, Any]],
-    on_retry: Callable[[], None] | None = None,
-) -> None:
-    """Retry a graph write with bounded backoff until it lands: the offsets of the batch are only
-    committed afterwards, so Neo4j being down pauses the stage instead of losing records."""
-    delay = 0.25
-    while True:
-        try:
-            await write(rows)
-            return
-        except GraphUnavailable as exc:
-            log.warning("graph write failed, retrying in %.1fs: %s", delay, exc)
-            if on_retry is not None:
-                on_retry()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_BACKOFF_S)
 
 
 def latest_per_key(events: Sequence[EventT[bytes]]) -> list[dict[str, Any]]:
@@ -332,7 +312,11 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             delivery, credited = BatchDelivery(app, failures), 0
             authors: dict[str, tuple[EventT[bytes], Authored]] = {}  # learned in this batch
             waiting: dict[str, tuple[EventT[bytes], list[dict[str, Any]]]] = {}  # new pending lists
+            forget: list[EventT[bytes]] = []  # forget-authors commands (streams/erase.py)
             for event in batch:
+                if is_forget_authors_command(event.value):
+                    forget.append(event)
+                    continue
                 record = await decoded(delivery, event, thread_record_from_dict, "list_replies")
                 if record is None:
                     continue
@@ -370,14 +354,48 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                     pending_replies[key] = pending
                 elif key in pending_replies:
                     del pending_replies[key]
+            for event in forget:  # after this batch's writes: they may name the person too
+                forget_list_authors(event)
             await delivery.settle()
             yield credited
+
+    def forget_list_authors(command: EventT[bytes]) -> None:
+        """Delete the join entries of the command's partition that name a blocked address or
+        domain: authors, and waiting replies by or to them. A full scan of this worker's part of
+        the two tables: Message-IDs are the keys, and nobody knows which ones a person wrote."""
+        body = t.decode(command.value)
+        tenant, blocked, partition = body["tenant"], (body["entry"],), command.message.partition
+        prefix = f"{tenant}|"
+
+        def here(key: str) -> bool:  # the tables also hold standby copies of other partitions
+            return key.startswith(prefix) and key_partition(key.encode(), settings.topic_partitions) == partition
+
+        make_current(command)  # the tombstones go to this partition's changelog
+        authors = [k for k, v in message_authors.items() if here(k) and is_blocked(v["author"], blocked)]
+        for key in authors:
+            del message_authors[key]
+        rewritten = 0
+        for key, links in list(pending_replies.items()):
+            if not here(key):
+                continue
+            kept = forget_blocked_links(links, blocked)
+            if kept == links:
+                continue
+            rewritten += 1
+            if kept:
+                pending_replies[key] = kept
+            else:
+                del pending_replies[key]
+        log.info("forgot %d list authors and %d waiting reply lists of %s", len(authors), rewritten, tenant)
 
     async def load_tenants() -> None:
         try:
             await tenants.load(graph)
         except GraphUnavailable as exc:
             log.warning("cannot refresh tenants: %s", exc)
+
+    waits = WriteWaits()  # the writers' waits for Neo4j, for the heartbeat and the stall watchdog
+    waiting: dict[str, Any] = {"waits": waits, "timeout_s": settings.graph_write_timeout_s}
 
     @app.agent(tie_updates)
     async def write_ties(stream: StreamT[bytes]) -> AsyncIterator[int]:
@@ -387,7 +405,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         ):
             updates, deletions = split_deletions([(cast(bytes, e.key), e.value, e.message.offset) for e in batch])
             if deletions:
-                await write_until_done(graph.delete_ties, deletions, watch.reset)
+                await write_until_done(graph.delete_ties, deletions, watch.reset, **waiting)
             if not all(tenants.knows(u["tenant"]) for u in updates):
                 await load_tenants()  # a tenant created since the last refresh: learn its domains
             # A fixed order takes node locks in one order, so concurrent writers rarely deadlock.
@@ -395,7 +413,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             rows = [{**tie_row(u, tenants.domains(u["tenant"])), "offset": u["offset"]} for u in updates]
             metrics.count_processed("write", len(batch))
             with metrics.timed_graph_write("ties", len(rows)):
-                await write_until_done(graph.write_ties, rows, watch.reset)
+                await write_until_done(graph.write_ties, rows, watch.reset, **waiting)
             freshness.ties_written(updates, time.time())  # event-to-graph delay, newest origin
             yield len(rows)
 
@@ -432,7 +450,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             rows = latest_per_key(batch)
             metrics.count_processed("count", len(batch))
             with metrics.timed_graph_write("counters", len(rows)):
-                await write_until_done(graph.write_counters, rows, watch.reset)
+                await write_until_done(graph.write_counters, rows, watch.reset, **waiting)
             yield len(rows)
 
     @app.agent(dead_letters)
@@ -464,9 +482,11 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         """Ops: this worker's heartbeat and freshness in Neo4j every 5 s, for /readyz and `tiegraph lag`."""
         while True:
             try:
-                await graph.write_worker_status(freshness.status(settings.app_id, time.time()))
-            except GraphUnavailable as exc:
-                log.warning("cannot write the worker heartbeat: %s", exc)
+                status = {**freshness.status(settings.app_id, time.time()), **waits.status(time.monotonic())}
+                # bounded: a frozen Neo4j must not hold the heartbeat loop past its next beats
+                await asyncio.wait_for(graph.write_worker_status(status), 10.0)
+            except (GraphUnavailable, TimeoutError) as exc:
+                log.warning("cannot write the worker heartbeat: %s", str(exc) or "Neo4j did not answer within 10s")
             await asyncio.sleep(5.0)
 
     source_topics = names.all()
@@ -475,6 +495,8 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     async def watch_for_stalls() -> None:
         """Exit for a restart (by the supervisor) if a partition this worker owns stops moving."""
         owned = {(tp.topic, tp.partition) for tp in app.consumer.assignment()}
+        if waits.busy():
+            watch.reset()  # waiting for Neo4j on purpose (bounded by the write timeout), not stalled
         try:
             rows = await read_lag(settings.kafka_bootstrap, settings.app_id, source_topics)
         except StreamUnavailable:

@@ -5,6 +5,12 @@ An erase command goes through interactions.v1 keyed by the pair, so the partitio
 `aggregate` agent) handles it in order with the pair's interactions: it deletes the pair's table
 entry (Faust writes the changelog tombstone) and sends a tombstone (value None) for the pair to
 tie.updates.v1, which the graph writer takes as "delete this tie" and compaction as "forget it".
+
+The list-reply join (table `message_authors`: Message-ID -> author, `pending_replies`: replies
+waiting for their parent) is keyed by Message-ID, and nobody knows which Message-IDs a person
+wrote; so a forget-authors command for the erased address or blocked domain goes to every
+partition of list.threads.v1, and each partition's owner scans its part of the two tables and
+deletes (a changelog tombstone) or rewrites what names a blocked person.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import murmur2
 
 from tiegraph.errors import StreamUnavailable
 from tiegraph.settings import Settings
@@ -22,6 +29,7 @@ from tiegraph.streams import topics as t
 # Commands are encoded here with this fixed start, so a stage can tell one from an interaction
 # without decoding the record twice.
 ERASE_PREFIX = b'{"erase":true,'
+FORGET_AUTHORS_PREFIX = b'{"forget_authors":true,'
 
 
 def erase_command(tenant: str, a: str, b: str) -> tuple[bytes, bytes]:
@@ -31,6 +39,21 @@ def erase_command(tenant: str, a: str, b: str) -> tuple[bytes, bytes]:
 
 def is_erase_command(value: bytes | None) -> bool:
     return value is not None and value.startswith(ERASE_PREFIX)
+
+
+def forget_authors_command(tenant: str, entry: str) -> tuple[bytes, bytes]:
+    """(key, value) of the command that makes the list-reply join forget an address or domain."""
+    return f"{tenant}|".encode(), FORGET_AUTHORS_PREFIX + t.encode({"tenant": tenant, "entry": entry})[1:]
+
+
+def is_forget_authors_command(value: bytes | None) -> bool:
+    return value is not None and value.startswith(FORGET_AUTHORS_PREFIX)
+
+
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2, what the worker's producer uses) puts
+    `key` on: a table entry belongs to the partition its key was produced to."""
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def split_deletions(
@@ -53,16 +76,24 @@ def split_deletions(
     return updates, deletions
 
 
-async def send_erase_commands(bootstrap: str, topic: str, tenant: str, pairs: Iterable[tuple[str, str]]) -> int:
-    """Send one erase command per pair to interactions.v1; StreamUnavailable if Kafka is down."""
+async def send_erase_commands(
+    bootstrap: str, names: t.TopicNames, tenant: str, entry: str, pairs: Iterable[tuple[str, str]]
+) -> int:
+    """Send one erase command per pair to interactions.v1 and a forget-authors command for `entry`
+    (an address or a domain) to every partition of list.threads.v1; the number of pairs.
+    StreamUnavailable if Kafka is down."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", request_timeout_ms=15000)
     sent = 0
     try:
         await producer.start()
         for a, b in pairs:
             key, value = erase_command(tenant, a, b)
-            await producer.send(topic, key=key, value=value)
+            await producer.send(names[t.INTERACTIONS], key=key, value=value)
             sent += 1
+        threads = names[t.LIST_THREADS]
+        key, value = forget_authors_command(tenant, entry)
+        for partition in sorted(await producer.partitions_for(threads)):
+            await producer.send(threads, key=key, value=value, partition=partition)
         await producer.flush()
     except KafkaError as exc:
         raise StreamUnavailable(f"Kafka unavailable: {exc}") from exc
@@ -71,12 +102,13 @@ async def send_erase_commands(bootstrap: str, topic: str, tenant: str, pairs: It
     return sent
 
 
-def stream_forgetter(settings: Settings) -> Callable[[str, list[tuple[str, str]]], Awaitable[int]]:
-    """`erasure`'s hook: erase commands for a tenant's pairs, to this deployment's interactions.v1."""
+def stream_forgetter(settings: Settings) -> Callable[[str, str, list[tuple[str, str]]], Awaitable[int]]:
+    """`erasure`'s hook: erase commands for a tenant's pairs and a blocked entry, to this
+    deployment's topics."""
 
-    async def forget(tenant: str, pairs: list[tuple[str, str]]) -> int:
-        topic = t.TopicNames(settings.topic_prefix)[t.INTERACTIONS]
-        return await send_erase_commands(settings.kafka_bootstrap, topic, tenant, pairs)
+    async def forget(tenant: str, entry: str, pairs: list[tuple[str, str]]) -> int:
+        names = t.TopicNames(settings.topic_prefix)
+        return await send_erase_commands(settings.kafka_bootstrap, names, tenant, entry, pairs)
 
     return forget
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -36,34 +39,58 @@ async def healthz() -> Health:
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
 async def readyz(graph: GraphDep, settings: SettingsDep) -> Health | JSONResponse:
-    """Neo4j and Kafka answer and a worker's heartbeat is recent; 503 with the failing check otherwise."""
-    checks: dict[str, str] = {}
-    try:
-        await graph.ping()
-        checks["neo4j"] = "ok"
-    except GraphUnavailable as exc:
-        checks["neo4j"] = str(exc)
-    try:
-        await read_lag(settings.kafka_bootstrap, settings.app_id, [])
-        checks["kafka"] = "ok"
-    except StreamUnavailable as exc:
-        checks["kafka"] = str(exc)
-    checks["worker"] = await worker_check(graph, settings)
+    """Neo4j and Kafka answer, a worker's heartbeat is recent and no worker's graph writer is stuck;
+    503 with the failing check otherwise. Every check answers within `ready_check_timeout_s`: a
+    frozen Neo4j must make the probe fail, not hang."""
+    checks = {
+        "neo4j": await _bounded(_neo4j_check(graph), settings, "Neo4j"),
+        "kafka": await _bounded(_kafka_check(settings), settings, "Kafka"),
+        "worker": await _bounded(worker_check(graph, settings), settings, "Neo4j (worker heartbeats)"),
+    }
     ready = all(v == "ok" for v in checks.values())
     body = Health(status="ready" if ready else "unavailable", checks=checks)
     return body if ready else JSONResponse(body.model_dump(), status_code=503)
 
 
+async def _bounded(check: Coroutine[Any, Any, str], settings: SettingsDep, what: str) -> str:
+    try:
+        return await asyncio.wait_for(check, settings.ready_check_timeout_s)
+    except TimeoutError:
+        return f"{what} did not answer within {settings.ready_check_timeout_s:.0f} s"
+
+
+async def _neo4j_check(graph: GraphDep) -> str:
+    try:
+        await graph.ping()
+    except GraphUnavailable as exc:
+        return str(exc)
+    return "ok"
+
+
+async def _kafka_check(settings: SettingsDep) -> str:
+    try:
+        await read_lag(settings.kafka_bootstrap, settings.app_id, [])
+    except StreamUnavailable as exc:
+        return str(exc)
+    return "ok"
+
+
 async def worker_check(graph: GraphDep, settings: SettingsDep) -> str:
-    """ "ok" when some worker of the consumer group wrote a heartbeat within heartbeat_max_age_s."""
+    """ "ok" when some worker of the consumer group wrote a heartbeat within heartbeat_max_age_s
+    and no live worker reports a graph write waiting longer than write_stuck_s."""
     try:
         statuses = await graph.worker_statuses(settings.app_id)
     except GraphUnavailable as exc:
         return f"cannot read worker heartbeats: {exc}"
-    limit = settings.heartbeat_max_age_s
-    age = graph_freshness(statuses, time.time(), limit)["heartbeat_age_s"]
+    now, limit = time.time(), settings.heartbeat_max_age_s
+    age = graph_freshness(statuses, now, limit)["heartbeat_age_s"]
     if age is None:
         return f"no worker heartbeat yet (a worker writes one every 5 s; required within {limit:.0f} s)"
     if age > limit:
         return f"newest worker heartbeat is {age:.0f} s old (required within {limit:.0f} s)"
+    for status in statuses:
+        waited = float(status.get("write_waiting_s") or 0)
+        if now - float(status.get("heartbeat_at") or 0) <= limit and waited > settings.write_stuck_s:
+            error = status.get("write_error") or "no answer yet"
+            return f"worker {status.get('id')}: a graph write has waited {waited:.0f} s for Neo4j ({error})"
     return "ok"

@@ -1,0 +1,118 @@
+"""The pieces the fault tests rely on, without Kafka or Neo4j: write retries and their visible
+wait, the log flood guard, the list-reply join's forgetting, and the graph comparison."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka.partitioner import DefaultPartitioner
+
+from tiegraph.core.list_replies import forget_blocked_links
+from tiegraph.errors import GraphUnavailable
+from tiegraph.logs import RepeatFilter
+from tiegraph.snapshot import GraphSnapshot, graph_differences
+from tiegraph.soak import fault_schedule
+from tiegraph.streams import topics as t
+from tiegraph.streams.backpressure import WriteWaits, write_until_done
+from tiegraph.streams.erase import forget_authors_command, is_erase_command, is_forget_authors_command, key_partition
+
+
+async def test_a_write_that_hangs_is_abandoned_and_retried_until_it_lands() -> None:
+    calls: list[int] = []
+    waits = WriteWaits()
+    seen_waiting: list[float] = []
+
+    async def write(rows: Sequence[dict[str, Any]]) -> None:
+        calls.append(len(rows))
+        seen_waiting.append(waits.waiting_s(asyncio.get_running_loop().time()))
+        if len(calls) == 1:
+            await asyncio.sleep(10)  # a frozen server: never answers in time
+        if len(calls) == 2:
+            raise GraphUnavailable("Neo4j unavailable: connection refused")
+
+    retries: list[str] = []
+    await write_until_done(write, [{"a": 1}], lambda: retries.append(waits.last_error), waits=waits, timeout_s=0.05)
+
+    assert calls == [1, 1, 1]
+    assert retries == ["Neo4j did not finish a write within 0.05s", "Neo4j unavailable: connection refused"]
+    assert seen_waiting[-1] > 0.05  # the third attempt saw how long the write had been waiting
+    assert not waits.busy() and waits.status(0.0) == {"write_waiting_s": 0.0, "write_error": ""}
+
+
+def test_the_wait_is_that_of_the_oldest_write_in_progress() -> None:
+    waits = WriteWaits()
+    first = waits.begin(100.0)
+    waits.begin(105.0)
+    waits.last_error = "Neo4j busy"
+    assert waits.status(112.0) == {"write_waiting_s": 12.0, "write_error": "Neo4j busy"}
+    waits.end(first)
+    assert waits.waiting_s(112.0) == 7.0
+
+
+def _record(name: str, created: float, msg: str = "Unable connect to node with id %s") -> logging.LogRecord:
+    record = logging.LogRecord(name, logging.ERROR, "", 0, msg, (1,), None)
+    record.created = created
+    return record
+
+
+def test_repeated_client_errors_are_logged_once_per_window_with_a_count() -> None:
+    guard = RepeatFilter(window_s=10)
+    shown = [guard.filter(r) for r in [_record("aiokafka", 100.0 + i / 100) for i in range(500)]]
+    assert shown.count(True) == 1
+    later = _record("aiokafka", 111.0)
+    assert guard.filter(later) and "(499 more like this in the last 10s)" in later.getMessage()
+    assert all(guard.filter(_record("tiegraph.streams", 100.0)) for _ in range(3))  # ours are never held
+
+
+def test_forgetting_a_blocked_person_drops_their_replies_and_strikes_them_from_others() -> None:
+    links = [
+        {"author": "eve@x.example", "addressed": [], "source": "1"},
+        {"author": "bob@y.example", "addressed": ["eve@x.example", "carl@z.example"], "source": "2"},
+        {"author": "dan@sub.x.example", "addressed": [], "source": "3"},
+    ]
+    assert forget_blocked_links(links, ("eve@x.example",)) == [
+        {"author": "bob@y.example", "addressed": ["carl@z.example"], "source": "2"},
+        {"author": "dan@sub.x.example", "addressed": [], "source": "3"},
+    ]
+    assert [x["source"] for x in forget_blocked_links(links, ("x.example",))] == ["2"]  # a domain and below
+
+
+def test_forget_authors_commands_are_told_apart_from_records_and_tie_erasures() -> None:
+    key, value = forget_authors_command("acme", "eve@x.example")
+    assert is_forget_authors_command(value) and not is_erase_command(value)
+    assert t.decode(value) == {"forget_authors": True, "tenant": "acme", "entry": "eve@x.example"}
+    assert key == b"acme|"
+    assert not is_forget_authors_command(t.encode({"type": "authored", "author": "a@b.c"}))
+
+
+def test_a_table_key_belongs_to_the_partition_the_producer_put_it_on() -> None:
+    partitioner = DefaultPartitioner()
+    for i in range(200):
+        key = t.thread_key("acme", f"<m{i}@x.example>")
+        assert key_partition(key, 4) == partitioner(key, [0, 1, 2, 3], [0, 1, 2, 3])
+
+
+def test_graph_differences_name_every_kind_of_difference() -> None:
+    clean = GraphSnapshot({"messages": 3, "ties": 2}, {("a", "b"): {"n_to_ab": 1}, ("a", "c"): {"n_to_ab": 2}})
+    assert graph_differences(clean, clean) == {}
+    run = GraphSnapshot({"messages": 2, "ties": 2}, {("a", "b"): {"n_to_ab": 1, "n_cc_ab": 1}, ("b", "c"): {}})
+    assert graph_differences(run, clean) == {
+        "stats": {"messages": (2, 3)},
+        "missing_ties": [("a", "c")],
+        "extra_ties": [("b", "c")],
+        "differing_ties": {("a", "b"): {"n_cc_ab": (1, None)}},
+    }
+
+
+def test_the_soak_injects_every_fault_in_turn_and_leaves_time_to_recover() -> None:
+    schedule = list(fault_schedule(0.0, 300.0, 60.0))
+    assert schedule == [
+        (60.0, "worker_kill"),
+        (120.0, "neo4j_restart"),
+        (180.0, "kafka_restart"),
+        (240.0, "neo4j_freeze"),
+    ]
+    assert list(fault_schedule(0.0, 80.0, 60.0)) == []  # no fault without time to recover from it
