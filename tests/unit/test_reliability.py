@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka.partitioner import DefaultPartitioner
+from faust.types import TP
 
 from tiegraph.core.list_replies import forget_blocked_links
 from tiegraph.errors import GraphUnavailable
@@ -17,6 +18,7 @@ from tiegraph.snapshot import GraphSnapshot, graph_differences
 from tiegraph.soak import fault_schedule
 from tiegraph.streams import topics as t
 from tiegraph.streams.backpressure import WriteWaits, write_until_done
+from tiegraph.streams.delivery import refuse_false_gaps
 from tiegraph.streams.erase import forget_authors_command, is_erase_command, is_forget_authors_command, key_partition
 
 
@@ -116,3 +118,21 @@ def test_the_soak_injects_every_fault_in_turn_and_leaves_time_to_recover() -> No
         (240.0, "neo4j_freeze"),
     ]
     assert list(fault_schedule(0.0, 80.0, 60.0)) == []  # no fault without time to recover from it
+
+
+class _GapRecorder:
+    """The part of Faust's consumer that `refuse_false_gaps` wraps."""
+
+    def __init__(self) -> None:
+        self.gaps: list[tuple[str, int, int]] = []
+
+    async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
+        self.gaps.append((tp.topic, offset_from, offset_to))
+
+
+async def test_gaps_are_kept_only_where_offsets_can_really_be_missing() -> None:
+    consumer = _GapRecorder()
+    refuse_false_gaps(consumer, lambda topic: topic == "mail.messages.v1")  # type: ignore[arg-type]
+    await consumer._add_gap(TP("mail.messages.v1", 1), 332, 369)  # a fetch from before a seek
+    await consumer._add_gap(TP("tie.updates.v1", 0), 10, 12)  # compaction removed these
+    assert consumer.gaps == [("tie.updates.v1", 10, 12)]
