@@ -100,7 +100,7 @@ def stack() -> Iterator[Stack]:
         "TIEGRAPH_NEO4J_HEAP_MB": "768",
         "TIEGRAPH_KAFKA_HEAP_MB": "384",
         "TIEGRAPH_STALL_SECONDS": "20",
-        "TIEGRAPH_KAFKA_SESSION_TIMEOUT_S": "8",
+        "TIEGRAPH_KAFKA_SESSION_TIMEOUT_S": os.environ.get("TIEGRAPH_TEST_SESSION_TIMEOUT_S", "8"),
         "TIEGRAPH_WORKER_METRICS_PORT": str(port(19464)),
         "TIEGRAPH_OPS_SAMPLE_SECONDS": "2",
     }
