@@ -103,6 +103,10 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         web_bind="127.0.0.1",
         web_host="127.0.0.1",
         producer_acks=-1,
+        # aiokafka sends at most one batch per partition per request and one request per broker at
+        # a time: with the 16 KiB default, a stage's batch of ~1 MB of tie states took dozens of
+        # round trips. Below the broker's 1 MiB message.max.bytes. No linger: see README Benchmarks.
+        producer_max_batch_size=512 * 1024,
         broker_session_timeout=settings.kafka_session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.kafka_session_timeout_s / 4),
         key_serializer="raw",
@@ -127,7 +131,8 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     tie_updates, counters, dead_letters = topic(t.TIE_UPDATES), topic(t.COUNTERS), topic(t.DEAD_LETTERS)
     list_threads, alias_records = topic(t.LIST_THREADS), topic(t.ALIASES)
 
-    json_schema: SchemaT[Any, Any] = faust.Schema(key_serializer="json", value_serializer="json")
+    # Values: Faust's json codec, orjson underneath. Keys: stdlib bytes (topics.py, _StdlibJsonKeys).
+    json_schema: SchemaT[Any, Any] = faust.Schema(key_serializer=t.TABLE_KEYS, value_serializer="json")
 
     def table(name: str, default: Any) -> TableT[str, Any]:
         return app.Table(name, default=default, schema=json_schema)
