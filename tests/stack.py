@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from tiegraph.api.main import create_app
 from tiegraph.deployment import connect_graph, ensure_pipeline_topics, topic_names
@@ -64,6 +65,24 @@ class Stack:
         return await wait_for_zero_lag(
             self.settings.kafka_bootstrap, self.settings.app_id, topic_names(self.settings).all(), timeout=timeout
         )
+
+    async def topic_records(self, name: str) -> list[tuple[bytes | None, bytes | None]]:
+        """Every (key, value) ever written to the pipeline topic `name` (e.g. topics.ALIASES), in
+        partition order; tombstones are kept (value None)."""
+        consumer = AIOKafkaConsumer(
+            topic_names(self.settings)[name],
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            found: list[tuple[bytes | None, bytes | None]] = []
+            while batch := await consumer.getmany(timeout_ms=2000):
+                found += [(r.key, r.value) for records in batch.values() for r in records]
+            return found
+        finally:
+            await consumer.stop()
 
 
 def test_port(default: int) -> int:

@@ -11,10 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from tests.stack import Stack
-from tiegraph.deployment import topic_names
 from tiegraph.streams.topics import ALIASES, alias_key
 
 pytestmark = pytest.mark.integration
@@ -27,22 +25,7 @@ AS_OF = {"as_of": "2025-07-01T00:00:00+00:00"}
 
 async def alias_values(stack: Stack, key: bytes) -> list[bytes | None]:
     """Every value written to aliases.v1 for the key, oldest first."""
-    consumer = AIOKafkaConsumer(
-        topic_names(stack.settings)[ALIASES],
-        bootstrap_servers=stack.settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        found: list[bytes | None] = []
-        while True:
-            batch = await consumer.getmany(timeout_ms=2000)
-            if not batch:
-                return found
-            found += [r.value for records in batch.values() for r in records if r.key == key]
-    finally:
-        await consumer.stop()
+    return [value for k, value in await stack.topic_records(ALIASES) if k == key]
 
 
 async def get(api: httpx.AsyncClient, headers: dict[str, str], path: str) -> Any:

@@ -11,7 +11,6 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from tests.stack import Stack
-from tiegraph.deployment import topic_names
 from tiegraph.streams.topics import TIE_UPDATES, pair_key
 
 pytestmark = pytest.mark.integration
@@ -28,22 +27,7 @@ def eml(folder: Path, name: str, sender: str, to: str, day: int) -> None:
 
 async def tie_update_values(stack: Stack, key: bytes) -> list[bytes | None]:
     """Every value ever written to tie.updates.v1 for the key, oldest first."""
-    consumer = AIOKafkaConsumer(
-        topic_names(stack.settings)[TIE_UPDATES],
-        bootstrap_servers=stack.settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        found: list[bytes | None] = []
-        while True:
-            batch = await consumer.getmany(timeout_ms=2000)
-            if not batch:
-                return found
-            found += [r.value for records in batch.values() for r in records if r.key == key]
-    finally:
-        await consumer.stop()
+    return [value for k, value in await stack.topic_records(TIE_UPDATES) if k == key]
 
 
 async def test_erased_person_is_forgotten_by_the_stream_and_stays_out(

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from tests.stack import Stack
 from tiegraph.deployment import topic_names
@@ -182,19 +181,9 @@ async def test_the_owners_aliases_go_out_once_with_the_batch_that_taught_them(st
         runner = await _runner(stack, graph, producer, SentFolderConnector(), name="r1", clock_skew=0)
         (report,) = await runner.run_once(tenant)
     assert report.state == "live" and report.messages == 5
-    consumer = AIOKafkaConsumer(
-        topic_names(stack.settings)[ALIASES],
-        bootstrap_servers=stack.settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        records: list[dict[str, Any]] = []
-        while batch := await consumer.getmany(timeout_ms=2000):
-            records += [
-                json.loads(r.value) for rs in batch.values() for r in rs if r.key.startswith(b"runner-aliases|")
-            ]
-    finally:
-        await consumer.stop()
+    records = [
+        json.loads(value or b"")
+        for key, value in await stack.topic_records(ALIASES)
+        if key is not None and key.startswith(b"runner-aliases|")
+    ]
     assert [(r["alias"], r["owner"], r["name"]) for r in records] == [("jeff@home.example", owner, "Skilling, Jeff")]
