@@ -18,7 +18,7 @@ from tiegraph.snapshot import GraphSnapshot, graph_differences
 from tiegraph.soak import fault_schedule
 from tiegraph.streams import topics as t
 from tiegraph.streams.backpressure import WriteWaits, write_until_done
-from tiegraph.streams.delivery import refuse_false_gaps
+from tiegraph.streams.delivery import SeekFence, fence_seeks, refuse_false_gaps
 from tiegraph.streams.erase import forget_authors_command, is_erase_command, is_forget_authors_command, key_partition
 
 
@@ -136,3 +136,98 @@ async def test_gaps_are_kept_only_where_offsets_can_really_be_missing() -> None:
     await consumer._add_gap(TP("mail.messages.v1", 1), 332, 369)  # a fetch from before a seek
     await consumer._add_gap(TP("tie.updates.v1", 0), 10, 12)  # compaction removed these
     assert consumer.gaps == [("tie.updates.v1", 10, 12)]
+
+
+class _FetchingConsumer:
+    """The parts of Faust's consumer that `fence_seeks` wraps, shaped like Faust's: `getmany` makes
+    one `_getmany` call and yields its records; a seek moves the position of a partition. A fetch
+    can be held open (`in_flight`) to let a seek overlap it, as a rebalance does."""
+
+    def __init__(self, log: dict[TP, list[int]]) -> None:
+        self.log, self.position = log, {tp: 0 for tp in log}
+        self.committed = {tp: 0 for tp in log}
+        self.in_flight: asyncio.Event | None = None
+
+    def assignment(self) -> set[TP]:
+        return set(self.log)
+
+    async def _getmany(self, active_partitions: Any, timeout: float) -> dict[TP, list[int]]:
+        if self.in_flight is not None:
+            await self.in_flight.wait()
+        records = {tp: offsets[self.position[tp] : self.position[tp] + 3] for tp, offsets in self.log.items()}
+        for tp, offsets in records.items():
+            self.position[tp] += len(offsets)
+        return records
+
+    async def getmany(self, timeout: float) -> Any:
+        for tp, offsets in (await self._getmany(active_partitions=None, timeout=timeout)).items():
+            for offset in offsets:
+                yield tp, _Offset(offset)
+
+    async def seek_to_committed(self) -> dict[TP, int]:
+        self.position.update({tp: offset or 0 for tp, offset in self.committed.items()})
+        return dict(self.committed)
+
+    async def seek_wait(self, partitions: dict[TP, int]) -> None:
+        self.position.update(partitions)
+
+    async def _seek(self, partition: TP, offset: int) -> None:
+        self.position[partition] = offset
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        await self._seek(partition, offset)
+
+
+class _Offset:
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+
+async def _read(consumer: _FetchingConsumer) -> list[tuple[int, int]]:
+    return [(tp.partition, message.offset) async for tp, message in consumer.getmany(timeout=1.0)]
+
+
+async def test_records_fetched_across_a_seek_are_dropped_and_read_again_from_the_new_position() -> None:
+    a, b = TP("mail.messages.v1", 0), TP("mail.messages.v1", 1)
+    consumer = _FetchingConsumer({a: list(range(10)), b: list(range(10))})
+    fence = SeekFence()
+    fence_seeks(consumer, fence)  # type: ignore[arg-type]
+    assert await _read(consumer) == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+
+    # A rebalance: a fetch is out when partition 0 is sought back to its commit (1). It returns
+    # records from the new position, which it moves on: they are dropped (they cannot be told from
+    # records read before the seek) and partition 0 is sought to 1 again.
+    consumer.in_flight = asyncio.Event()
+    fetch = asyncio.create_task(_read(consumer))
+    await asyncio.sleep(0)
+    await consumer.seek(a, 1)
+    consumer.in_flight.set()
+    assert await fetch == [(1, 3), (1, 4), (1, 5)]
+    consumer.in_flight = None
+    assert fence.dropped == 3
+    assert await _read(consumer) == [(0, 1), (0, 2), (0, 3), (1, 6), (1, 7), (1, 8)]
+
+
+async def test_a_seek_during_the_records_of_a_fetch_drops_the_rest_of_that_fetch() -> None:
+    a = TP("tie.updates.v1", 0)
+    consumer = _FetchingConsumer({a: list(range(10))})
+    fence = SeekFence()
+    fence_seeks(consumer, fence)  # type: ignore[arg-type]
+    consumer.committed = {a: None}  # type: ignore[dict-item]  # nothing committed yet
+    seen = []
+    async for _tp, message in consumer.getmany(timeout=1.0):
+        seen.append(message.offset)
+        if message.offset == 0:
+            await consumer.seek_to_committed()  # back to the start while 1 and 2 wait to be handed out
+    assert seen == [0]
+    assert await _read(consumer) == [(0, 0), (0, 1), (0, 2)]
+
+
+async def test_a_fetch_that_began_after_a_seek_ended_is_not_touched() -> None:
+    a = TP("mail.messages.v1", 0)
+    consumer = _FetchingConsumer({a: list(range(10))})
+    fence = SeekFence()
+    fence_seeks(consumer, fence)  # type: ignore[arg-type]
+    await consumer.seek_wait({a: 4})
+    assert await _read(consumer) == [(0, 4), (0, 5), (0, 6)]
+    assert fence.dropped == 0

@@ -17,9 +17,12 @@
    between as a "gap" (transport/consumer.py, `_add_gap`), which `_new_offset` treats as acked:
    the next commit passed ~30 records per partition nobody processed (reproduced with a worker
    SIGKILLed under steady load and a 30 s session timeout; the soak lost 96 messages this way).
-   Real gaps exist only in compacted topics and around transaction markers; `refuse_false_gaps`
-   drops gaps on the pipeline's other topics, so the commit waits there instead (the records are
-   fetched again after a restart, which the stall watchdog triggers if it must).
+   `fence_seeks` removes the cause: records of a fetch that was under way when a seek of their
+   partition started or finished are dropped before Faust sees them (and, if the seek finished
+   while the fetch was out, the partition is sought again, in case the fetch had already read
+   past the new position). Real gaps exist only in compacted topics and around transaction
+   markers; `refuse_false_gaps` stays as a second line on the pipeline's other topics: a false gap
+   there is ignored, so the commit waits (the stall watchdog restarts the worker if it must).
 """
 
 from __future__ import annotations
@@ -27,12 +30,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import faust
 from faust.streams import _current_event
-from faust.types import AppT, ConsumerT, EventT, Message
+from faust.types import TP, AppT, ConsumerT, EventT, Message
 
 from tiegraph.errors import StreamUnavailable
 
@@ -134,6 +138,117 @@ def refuse_false_gaps(consumer: ConsumerT, gapless: Callable[[str], bool]) -> No
     consumer._add_gap = add_real_gap  # type: ignore[attr-defined]
 
 
+class SeekFence:
+    """Tells the records of a fetch that overlapped a seek of their partition from the others.
+
+    Every seek counts twice per partition, when it starts and when it ends: a fetch that began
+    before one of those moments and ended after it may hold records from before the seek. Fetches
+    run one after another (Faust's fetcher), so only the latest one's counts are kept."""
+
+    def __init__(self) -> None:
+        self._seeks: Counter[TP] = Counter()  # seek starts + ends, per partition
+        self._ends: Counter[TP] = Counter()
+        self._targets: dict[TP, int] = {}  # where the last finished seek put each partition
+        self._fetch_began: tuple[Counter[TP], Counter[TP]] = (Counter(), Counter())
+        self._fetch_ended: Counter[TP] = Counter()
+        self.dropped = 0
+
+    def seek_started(self, partitions: Iterable[TP]) -> None:
+        self._seeks.update(list(partitions))  # a list: a Mapping would add its values
+
+    def seek_ended(self, targets: Mapping[TP, int | None]) -> None:
+        self._seeks.update(list(targets))
+        self._ends.update(list(targets))
+        for tp, offset in targets.items():
+            if offset is not None and offset >= 0:
+                self._targets[tp] = offset
+            else:  # no committed offset: the reset policy decides, there is no position to restore
+                self._targets.pop(tp, None)
+
+    def fetch_started(self) -> None:
+        self._fetch_began = (self._seeks.copy(), self._ends.copy())
+
+    def fetch_ended(self) -> None:
+        self._fetch_ended = self._ends.copy()
+
+    def is_stale(self, tp: TP) -> bool:
+        """Whether a record of `tp` from the latest fetch may predate a seek of `tp`."""
+        return self._seeks[tp] != self._fetch_began[0][tp]
+
+    def position_to_restore(self, tp: TP) -> int | None:
+        """Where to seek `tp` again after dropping its stale records, if a seek finished while the
+        fetch was out (its records may then come from the new position, which they moved on)."""
+        if self._fetch_ended[tp] == self._fetch_began[1][tp]:
+            return None  # any seek ended after the fetch: it set the position itself
+        return self._targets.get(tp)
+
+
+def fence_seeks(consumer: ConsumerT, fence: SeekFence) -> None:
+    """Make `consumer` drop the records of a fetch that overlapped a seek of their partition (see
+    the module docstring, 3.), seeking the partition again where needed so they are read again."""
+    get_records = consumer._getmany  # type: ignore[attr-defined]
+    iterate_records = consumer.getmany
+    seek_to_committed, seek_wait, seek_one = consumer.seek_to_committed, consumer.seek_wait, consumer._seek  # type: ignore[attr-defined]
+
+    async def fetch(active_partitions: Any, timeout: float) -> Any:
+        fence.fetch_started()
+        try:
+            return await get_records(active_partitions=active_partitions, timeout=timeout)
+        finally:
+            fence.fetch_ended()
+
+    async def fenced_records(timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        sought_again: set[TP] = set()
+        async for tp, message in iterate_records(timeout=timeout):
+            if not fence.is_stale(tp):
+                yield tp, message
+                continue
+            fence.dropped += 1
+            if tp in sought_again:
+                continue
+            sought_again.add(tp)
+            position = fence.position_to_restore(tp)
+            log.warning(
+                "dropped records of %s[%d] from offset %d fetched across a seek; %s",
+                tp.topic,
+                tp.partition,
+                message.offset,
+                "they are read again" if position is None else f"reading again from offset {position}",
+            )
+            if position is not None:
+                await consumer.seek(tp, position)
+
+    async def fenced_seek_to_committed() -> Mapping[TP, int]:
+        fence.seek_started(consumer.assignment())
+        targets: Mapping[TP, int] = {}
+        try:
+            targets = await seek_to_committed()
+            return targets
+        finally:
+            fence.seek_ended({tp: None for tp in consumer.assignment()} | dict(targets))
+
+    async def fenced_seek_wait(partitions: Mapping[TP, int]) -> None:
+        fence.seek_started(partitions)
+        try:
+            await seek_wait(partitions)
+        finally:
+            fence.seek_ended(partitions)
+
+    async def fenced_seek(partition: TP, offset: int) -> None:
+        fence.seek_started([partition])
+        try:
+            await seek_one(partition, offset)
+        finally:
+            fence.seek_ended({partition: offset})
+
+    # Faust calls these through the instance (the fetcher binds `getmany` when it starts).
+    consumer._getmany = fetch  # type: ignore[attr-defined]
+    consumer.getmany = fenced_records
+    consumer.seek_to_committed = fenced_seek_to_committed  # type: ignore[attr-defined]
+    consumer.seek_wait = fenced_seek_wait  # type: ignore[method-assign]
+    consumer._seek = fenced_seek  # type: ignore[attr-defined]
+
+
 def make_current(event: EventT[Any]) -> None:
     """Make `event` the stream's current event: a table write takes its changelog partition from
     it, and `take_events` (which hands out whole batches) does not set it per event."""
@@ -141,7 +256,8 @@ def make_current(event: EventT[Any]) -> None:
 
 
 class GuardedApp(faust.App):
-    """The Faust app whose consumer refuses stale acks (see the module docstring)."""
+    """The Faust app whose consumer refuses stale acks, fetches across seeks and false gaps (see
+    the module docstring)."""
 
     ack_gate = AckGate()
     gapless_topics: frozenset[str] = frozenset()  # full names of topics that never have gaps
@@ -149,5 +265,7 @@ class GuardedApp(faust.App):
     def _new_consumer(self) -> ConsumerT:
         consumer = super()._new_consumer()
         refuse_stale_acks(consumer, lambda: self.consumer_generation_id, self.ack_gate)
+        self.seek_fence = SeekFence()
+        fence_seeks(consumer, self.seek_fence)
         refuse_false_gaps(consumer, lambda topic: topic in self.gapless_topics)
         return consumer
