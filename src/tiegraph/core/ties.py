@@ -234,9 +234,11 @@ def _settle(tie: Tie, turns: list[list[Any]]) -> None:
 
 
 def _take_turn(tie: Tie, thread: str, from_a: bool, at: float) -> None:
-    """Add a message to its conversation in time order (so late arrivals land where they belong)."""
+    """Add a message to its conversation in time order (so late arrivals land where they belong).
+    Two messages of the same second are ordered by sender too: arrival order differs between a
+    replay after a crash and a clean run, and whose turn it is must not."""
     turns = tie.conversations.setdefault(thread, [])
-    bisect.insort(turns, [from_a, at], key=lambda turn: turn[1])
+    bisect.insort(turns, [from_a, at], key=lambda turn: (turn[1], turn[0]))
     if len(turns) > MAX_TURNS:
         _settle(tie, turns[:2])  # the answer (if any) between the two oldest leaves with the oldest
         del turns[0]
