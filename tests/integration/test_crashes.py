@@ -19,7 +19,7 @@ from tiegraph.deployment import topic_names
 from tiegraph.graph.neo4j import GraphStore
 from tiegraph.ingest.headers import parse_message
 from tiegraph.services.local import LocalServices
-from tiegraph.snapshot import GraphSnapshot, graph_differences, snapshot_graph
+from tiegraph.soak.snapshot import GraphSnapshot, graph_differences, snapshot_graph
 from tiegraph.streams import topics as t
 from tiegraph.streams.lag import wait_for_stable_group
 from tiegraph.synth.organization import Organization, generate_mail, generate_organization, write_mbox

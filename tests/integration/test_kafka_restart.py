@@ -17,7 +17,7 @@ from tests.stack import Stack
 from tiegraph.deployment import topic_names
 from tiegraph.graph.neo4j import GraphStore
 from tiegraph.services.local import LocalServices
-from tiegraph.snapshot import graph_differences, snapshot_graph
+from tiegraph.soak.snapshot import graph_differences, snapshot_graph
 from tiegraph.streams import topics as t
 from tiegraph.streams.lag import read_lag
 from tiegraph.synth.organization import generate_mail, generate_organization, write_mbox

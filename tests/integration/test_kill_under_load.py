@@ -26,7 +26,7 @@ from tiegraph.graph.neo4j import GraphStore
 from tiegraph.ingest.headers import parse_message
 from tiegraph.ingest.producer import RecordProducer
 from tiegraph.services.local import LocalServices
-from tiegraph.snapshot import graph_differences, snapshot_graph
+from tiegraph.soak.snapshot import graph_differences, snapshot_graph
 from tiegraph.streams.lag import wait_for_stable_group
 from tiegraph.synth.organization import generate_mail, generate_organization
 

@@ -21,7 +21,7 @@ from tiegraph.api.main import create_app
 from tiegraph.graph.neo4j import GraphStore
 from tiegraph.services.local import LocalServices
 from tiegraph.settings import Settings
-from tiegraph.snapshot import graph_differences, snapshot_graph
+from tiegraph.soak.snapshot import graph_differences, snapshot_graph
 from tiegraph.synth.organization import generate_mail, generate_organization, write_mbox
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,8 @@ from faust.types import TP
 from tiegraph.core.list_replies import forget_blocked_links
 from tiegraph.errors import GraphUnavailable
 from tiegraph.logs import RepeatFilter
-from tiegraph.snapshot import GraphSnapshot, graph_differences
-from tiegraph.soak import fault_schedule
+from tiegraph.soak.runner import fault_schedule
+from tiegraph.soak.snapshot import GraphSnapshot, graph_differences
 from tiegraph.streams import topics as t
 from tiegraph.streams.backpressure import WriteWaits, write_until_done
 from tiegraph.streams.delivery import SeekFence, fence_seeks, refuse_false_gaps

@@ -291,7 +291,7 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Pipeline throughput against raw Kafka and Neo4j limits, freshness and query latency, in one run."""
-    from tiegraph.bench import print_table, run_bench
+    from tiegraph.bench.pipeline import print_table, run_bench
 
     try:
         result = asyncio.run(
@@ -320,7 +320,7 @@ def bench_queries(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Latency (p50 / p99) of contacts, who-knows and paths on a generated graph in the local Neo4j."""
-    from tiegraph.bench_queries import measure_query_latency
+    from tiegraph.bench.queries import measure_query_latency
 
     def progress(written: int) -> None:
         if not as_json:
@@ -347,7 +347,7 @@ def soak(
 ) -> None:
     """Steady load with worker kills, Neo4j restarts and freezes and Kafka restarts; then the graph
     is compared with a clean run of the same input. Exit 1 if they differ."""
-    from tiegraph.soak import run_soak
+    from tiegraph.soak.runner import run_soak
 
     setup_logging("WARNING")
     say = (lambda _: None) if as_json else typer.echo

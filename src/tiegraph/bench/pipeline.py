@@ -7,8 +7,8 @@ On the local services it generates a corpus with the synthetic organisation gene
   3. neo4j_write_limit: the final tie states are written again with the same batched UNWIND statement;
   4. worker peak RSS (VmHWM of the Faust worker process);
   5. the same pipeline run with two workers in one consumer group;
-  6. freshness at a steady live rate of 1,000 msgs/s (bench_freshness.py).
-Query latency comes from bench_queries.py, on a generated graph of 1M ties by default.
+  6. freshness at a steady live rate of 1,000 msgs/s (freshness.py).
+Query latency comes from queries.py, on a generated graph of 1M ties by default.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from tiegraph.bench_freshness import measure_freshness
-from tiegraph.bench_queries import measure_query_latency
+from tiegraph.bench.freshness import measure_freshness
+from tiegraph.bench.queries import measure_query_latency
 from tiegraph.deployment import connect_graph
 from tiegraph.graph.neo4j import tie_row
 from tiegraph.ingest.headers import parse_message
@@ -189,7 +189,7 @@ async def _run_pipeline(settings: Settings, corpus: list[tuple[bytes, bytes]], w
 
 
 async def _freshness(settings: Settings, people: int, rate: float, seconds: float) -> dict[str, Any]:
-    """Freshness at a steady live `rate` through one fresh worker (see bench_freshness.py)."""
+    """Freshness at a steady live `rate` through one fresh worker (see freshness.py)."""
     run = uuid.uuid4().hex[:8]
     names, app_id, tenant = t.TopicNames(f"bench-{run}."), f"tiegraph-bench-{run}", f"bench-{run}"
     await t.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions, settings.topic_replication)

@@ -30,7 +30,7 @@ from tiegraph.ingest.headers import parse_message
 from tiegraph.ingest.producer import RecordProducer
 from tiegraph.services.local import LocalServices
 from tiegraph.settings import Settings
-from tiegraph.snapshot import graph_differences, snapshot_graph
+from tiegraph.soak.snapshot import graph_differences, snapshot_graph
 from tiegraph.streams.lag import wait_for_zero_lag
 from tiegraph.synth.organization import generate_mail, generate_organization
 
