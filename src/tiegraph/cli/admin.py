@@ -10,6 +10,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from tiegraph import erasure
+from tiegraph.cli.common import AsJson, fail
 from tiegraph.core.blocklist import InvalidBlockEntry
 from tiegraph.deployment import connect_graph
 from tiegraph.errors import TiegraphError
@@ -36,23 +37,21 @@ def _run(work: Callable[[GraphStore], Awaitable[T]]) -> T:
     try:
         return asyncio.run(run())
     except (TiegraphError, InvalidBlockEntry) as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=1) from exc
+        raise fail(str(exc)) from exc
 
 
 @keys_app.command("add")
-def keys_add(tenant: Tenant, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def keys_add(tenant: Tenant, as_json: AsJson = False) -> None:
     """Issue another API key for the tenant (printed once: only its hash is kept)."""
     issued = _run(lambda graph: graph.add_api_key(tenant))
     if issued is None:
-        typer.secho(f"error: no tenant {tenant!r}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=1)
+        raise fail(f"no tenant {tenant!r}")
     key_id, key = issued
     typer.echo(json.dumps({"tenant": tenant, "id": key_id, "api_key": key}) if as_json else f"{key_id}  {key}")
 
 
 @keys_app.command("list")
-def keys_list(tenant: Tenant, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def keys_list(tenant: Tenant, as_json: AsJson = False) -> None:
     """The tenant's keys by id (never the keys themselves), with creation and revocation times."""
     keys = _run(lambda graph: graph.api_keys(tenant))
     if as_json:
@@ -67,8 +66,7 @@ def keys_list(tenant: Tenant, as_json: Annotated[bool, typer.Option("--json")] =
 def keys_revoke(key_id: str, tenant: Tenant) -> None:
     """Revoke a key by its id (from `keys list`): requests with it get 401 from then on."""
     if not _run(lambda graph: graph.revoke_api_key(tenant, key_id)):
-        typer.secho(f"error: no active key {key_id!r} for tenant {tenant!r}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=1)
+        raise fail(f"no active key {key_id!r} for tenant {tenant!r}")
     typer.echo(f"revoked {key_id}")
 
 
@@ -86,7 +84,7 @@ def blocklist_add(entries: list[str], tenant: Tenant) -> None:
 
 
 @blocklist_app.command("list")
-def blocklist_list(tenant: Tenant, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def blocklist_list(tenant: Tenant, as_json: AsJson = False) -> None:
     """The tenant's blocked addresses and domains."""
     entries = _run(lambda graph: graph.blocklist(tenant))
     if as_json:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from tiegraph.cli.common import AsJson, fail
 from tiegraph.errors import TiegraphError
 from tiegraph.settings import Settings
 
@@ -30,8 +31,7 @@ def _run(work: Coroutine[Any, Any, _T]) -> _T:
     try:
         return asyncio.run(work)
     except TiegraphError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=1) from exc
+        raise fail(str(exc)) from exc
 
 
 def _add(tenant: str, provider: str, build_entry: Any) -> None:
@@ -153,7 +153,7 @@ def add_msgraph(
 @mailboxes_app.command("list")
 def list_(
     tenant: Annotated[str | None, typer.Option(help="only this tenant's mailboxes")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Mailboxes with their sync state, counts and last error (never their credentials)."""
     from tiegraph.ingest.mailbox_setup import list_mailboxes
@@ -178,8 +178,7 @@ def remove(tenant: Tenant, mailbox: Annotated[str, typer.Argument(help="its id (
     from tiegraph.ingest.mailbox_setup import remove_mailbox
 
     if not _run(remove_mailbox(Settings(), tenant=tenant, id_or_owner=mailbox)):
-        typer.secho(f"error: tenant {tenant} has no mailbox {mailbox}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=1)
+        raise fail(f"tenant {tenant} has no mailbox {mailbox}")
     typer.echo(f"removed {mailbox}")
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from tiegraph.cli.admin import blocklist_app, keys_app
+from tiegraph.cli.common import AsJson, echo_figures, fail
 from tiegraph.cli.mailboxes import mailboxes_app, sync
 from tiegraph.deployment import connect_graph, prepare
 from tiegraph.errors import TiegraphError
@@ -28,11 +29,6 @@ app.add_typer(mailboxes_app, name="mailboxes")
 app.command()(sync)
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=1)
-
-
 # -- services -----------------------------------------------------------------------------------
 
 
@@ -44,7 +40,7 @@ def services_install() -> None:
     try:
         LocalServices(Settings()).install()
     except TiegraphError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
 
 @services_app.command("up")
@@ -63,7 +59,7 @@ def services_up() -> None:
         services.start_neo4j()
         asyncio.run(prepare(settings))
     except TiegraphError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     for status in services.status()[:2]:
         typer.echo(f"{status.name:<7} running  {status.address}  (log: {status.log})")
 
@@ -78,7 +74,7 @@ def services_down() -> None:
 
 
 @services_app.command("status")
-def services_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def services_status(as_json: AsJson = False) -> None:
     """Which services run, with pid, address and log file."""
     from tiegraph.services.local import LocalServices
 
@@ -140,7 +136,7 @@ def api(
 def tenants_create(
     name: str,
     domain: Annotated[list[str] | None, typer.Option("--domain", help="the tenant's own mail domains (repeat)")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Create a tenant (or update its domains) and print a new API key for it."""
 
@@ -157,7 +153,7 @@ def tenants_create(
     try:
         tenant, domains, key = asyncio.run(run())
     except TiegraphError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     if as_json:
         typer.echo(json.dumps({"tenant": tenant, "domains": list(domains), "api_key": key}))
     else:
@@ -179,7 +175,7 @@ def tenants_configure(
     for item in set_:
         key, sep, raw = item.partition("=")
         if not sep:
-            raise _fail(f"--set takes NAME=VALUE, got {item!r}")
+            raise fail(f"--set takes NAME=VALUE, got {item!r}")
         try:
             overrides[key.strip()] = json.loads(raw)
         except json.JSONDecodeError:
@@ -195,7 +191,7 @@ def tenants_configure(
     try:
         typer.echo(json.dumps({"tenant": name, "model": asyncio.run(run())}))
     except (TiegraphError, ValueError, TypeError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
 
 # -- import ---------------------------------------------------------------------------------------
@@ -220,7 +216,7 @@ def import_(
                 )
             )
     except TiegraphError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     if as_json:
         typer.echo(json.dumps(summary.to_dict()))
         return
@@ -238,7 +234,7 @@ def import_(
 
 
 @app.command()
-def lag(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def lag(as_json: AsJson = False) -> None:
     """Consumer lag of every stage and freshness (total_lag is the sum over all partitions)."""
     from tiegraph.operations import format_lag_report, lag_report
 
@@ -254,12 +250,12 @@ def lag(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     try:
         doc = asyncio.run(run())
     except TiegraphError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     typer.echo(json.dumps(doc) if as_json else format_lag_report(doc))
 
 
 @app.command()
-def stats(tenant: Annotated[str, typer.Option()], as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def stats(tenant: Annotated[str, typer.Option()], as_json: AsJson = False) -> None:
     """What a tenant's graph holds."""
 
     async def run() -> dict[str, int]:
@@ -272,12 +268,8 @@ def stats(tenant: Annotated[str, typer.Option()], as_json: Annotated[bool, typer
     try:
         doc = {"tenant": tenant, **asyncio.run(run())}
     except TiegraphError as exc:
-        raise _fail(str(exc)) from exc
-    if as_json:
-        typer.echo(json.dumps(doc))
-    else:
-        for k, v in doc.items():
-            typer.echo(f"{k:<14} {v}")
+        raise fail(str(exc)) from exc
+    echo_figures(doc, as_json)
 
 
 @app.command()
@@ -288,7 +280,7 @@ def bench(
     query_people: Annotated[int, typer.Option(help="people in the query-latency graph")] = 100_000,
     query_ties: Annotated[int, typer.Option(help="ties in the query-latency graph")] = 1_000_000,
     query_requests: Annotated[int, typer.Option(help="requests per endpoint for query latency")] = 300,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Pipeline throughput against raw Kafka and Neo4j limits, freshness and query latency, in one run."""
     from tiegraph.bench.pipeline import print_table, run_bench
@@ -306,7 +298,7 @@ def bench(
             )
         )
     except TiegraphError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     print_table(result)
     if as_json:
         typer.echo(json.dumps(result))
@@ -317,7 +309,7 @@ def bench_queries(
     people: Annotated[int, typer.Option(help="people in the generated graph")] = 100_000,
     ties: Annotated[int, typer.Option(help="ties in the generated graph")] = 1_000_000,
     requests: Annotated[int, typer.Option(help="requests per endpoint")] = 300,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Latency (p50 / p99) of contacts, who-knows and paths on a generated graph in the local Neo4j."""
     from tiegraph.bench.queries import measure_query_latency
@@ -329,12 +321,8 @@ def bench_queries(
     try:
         figures = asyncio.run(measure_query_latency(Settings(), people, ties, requests, progress=progress))
     except TiegraphError as exc:
-        raise _fail(str(exc)) from exc
-    if as_json:
-        typer.echo(json.dumps(figures))
-    else:
-        for name, value in figures.items():
-            typer.echo(f"{name:<18} {value}")
+        raise fail(str(exc)) from exc
+    echo_figures(figures, as_json)
 
 
 @app.command()
@@ -343,7 +331,7 @@ def soak(
     rate: Annotated[float, typer.Option(help="messages produced per second")] = 50.0,
     fault_every: Annotated[float, typer.Option(help="seconds between injected faults")] = 60.0,
     seed: Annotated[int, typer.Option(help="seed of the generated organisation and mail")] = 5,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Steady load with worker kills, Neo4j restarts and freezes and Kafka restarts; then the graph
     is compared with a clean run of the same input. Exit 1 if they differ."""
@@ -354,13 +342,8 @@ def soak(
     try:
         report = asyncio.run(run_soak(Settings(), minutes, rate, fault_every, seed, say=say))
     except TiegraphError as exc:
-        raise _fail(str(exc)) from exc
-    summary = report.to_dict()
-    if as_json:
-        typer.echo(json.dumps(summary))
-    else:
-        for name, value in summary.items():
-            typer.echo(f"{name:<16} {value}")
+        raise fail(str(exc)) from exc
+    echo_figures(report.to_dict(), as_json)
     if not report.passed:
         raise typer.Exit(code=1)
 
@@ -376,7 +359,7 @@ def demo(
     try:
         run_demo(Settings(), people=people, messages=messages)
     except TiegraphError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
 
 def main() -> None:
