@@ -19,7 +19,7 @@ from tiegraph.soak.snapshot import GraphSnapshot, graph_differences
 from tiegraph.streams import topics as t
 from tiegraph.streams.backpressure import WriteWaits, write_until_done
 from tiegraph.streams.delivery import SeekFence, fence_seeks, refuse_false_gaps
-from tiegraph.streams.erase import forget_authors_command, is_erase_command, is_forget_authors_command, key_partition
+from tiegraph.streams.erase import forget_authors_command, is_erase_command, is_forget_authors_command
 
 
 async def test_a_write_that_hangs_is_abandoned_and_retried_until_it_lands() -> None:
@@ -94,7 +94,7 @@ def test_a_table_key_belongs_to_the_partition_the_producer_put_it_on() -> None:
     partitioner = DefaultPartitioner()
     for i in range(200):
         key = t.thread_key("acme", f"<m{i}@x.example>")
-        assert key_partition(key, 4) == partitioner(key, [0, 1, 2, 3], [0, 1, 2, 3])
+        assert t.key_partition(key, 4) == partitioner(key, [0, 1, 2, 3], [0, 1, 2, 3])
 
 
 def test_graph_differences_name_every_kind_of_difference() -> None:

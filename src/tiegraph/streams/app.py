@@ -46,7 +46,7 @@ from tiegraph.streams import metrics
 from tiegraph.streams import topics as t
 from tiegraph.streams.backpressure import WriteWaits, write_until_done
 from tiegraph.streams.delivery import BatchDelivery, GuardedApp, SendFailures, make_current
-from tiegraph.streams.erase import is_erase_command, is_forget_authors_command, key_partition, split_deletions
+from tiegraph.streams.erase import is_erase_command, is_forget_authors_command, split_deletions
 from tiegraph.streams.lag import read_lag
 from tiegraph.streams.state import BatchCounts, DistinctCounts, TieCache
 from tiegraph.streams.tenants import TenantDirectory
@@ -159,17 +159,15 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             metrics.count_processed(stage, len(batch))
             yield batch
 
-    async def send(
-        delivery: BatchDelivery, topic_: faust.TopicT, key: bytes | None, value: dict[str, Any] | None
-    ) -> None:
+    def send(delivery: BatchDelivery, topic_: faust.TopicT, key: bytes | None, value: dict[str, Any] | None) -> None:
         """Send one record (None: a tombstone) as part of the batch `delivery` settles."""
-        delivery.add(await topic_.send(key=key, value=None if value is None else t.encode(value)))
+        delivery.send(topic_.get_topic_name(), key, None if value is None else t.encode(value))
 
-    async def send_counts(delivery: BatchDelivery, counts: BatchCounts) -> None:
+    def send_counts(delivery: BatchDelivery, counts: BatchCounts) -> None:
         for key, row in counts.rows.items():
-            await send(delivery, counters, key, row)
+            send(delivery, counters, key, row)
 
-    async def dead_letter(delivery: BatchDelivery, event: EventT[bytes], stage: str, reason: str) -> None:
+    def dead_letter(delivery: BatchDelivery, event: EventT[bytes], stage: str, reason: str) -> None:
         metrics.count_rejected(stage)
         letter = DeadLetter(
             tenant=tenant_of_key(event.key),
@@ -177,25 +175,25 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             source=f"{event.message.topic}@{event.message.partition}:{event.message.offset}",
             reason=reason,
         )
-        await send(delivery, dead_letters, event.key, letter.to_dict())
+        send(delivery, dead_letters, event.key, letter.to_dict())
 
-    async def decoded(
+    def decoded(
         delivery: BatchDelivery, event: EventT[bytes], parse: Callable[[dict[str, Any]], R], stage: str
     ) -> R | None:
         """The event's record, or None after sending it to the dead letters with the reason."""
         try:
             return parse(t.decode(event.value))
         except (ValueError, KeyError, TypeError) as exc:
-            await dead_letter(delivery, event, stage, f"undecodable record: {exc}")
+            dead_letter(delivery, event, stage, f"undecodable record: {exc}")
             return None
 
-    async def send_interactions(delivery: BatchDelivery, found: list[Interaction], source: EventT[bytes]) -> None:
+    def send_interactions(delivery: BatchDelivery, found: list[Interaction], source: EventT[bytes]) -> None:
         """Send interactions stamped with when their source record entered Kafka (freshness);
         none with a blocked address (core/blocklist.py)."""
         origin_ms = int(source.message.timestamp * 1000)
         for interaction in drop_blocked(found, tenants.blocked(found[0].tenant) if found else ()):
             key = t.pair_key(interaction.tenant, interaction.a, interaction.b)
-            await send(delivery, interactions, key, replace(interaction, origin_ms=origin_ms).to_dict())
+            send(delivery, interactions, key, replace(interaction, origin_ms=origin_ms).to_dict())
 
     # Each stage records its state (seen messages, meetings, ties) only after the batch's outputs
     # are in Kafka: a crash in between makes the replay produce them again (downstream is
@@ -209,7 +207,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             new: dict[str, EventT[bytes]] = {}
             noted: list[tuple[EventT[bytes], str, str]] = []  # (event, tenant, dedupe key)
             for event in batch:
-                message = await decoded(delivery, event, MailMessage.from_dict, "derive")
+                message = decoded(delivery, event, MailMessage.from_dict, "derive")
                 if message is None:
                     continue
                 dedupe = f"{message.tenant}|{message.dedupe_key}"
@@ -217,12 +215,12 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 if dedupe not in new and not seen_messages[dedupe]:
                     new[dedupe] = event
                     found = derive_interactions(message, tenants.model(message.tenant))
-                    await send_interactions(delivery, found, event)
+                    send_interactions(delivery, found, event)
                     derived += len(found)
                     for record in thread_records(message, tenants.blocked(message.tenant)):
                         if record is not None:
                             joined_on = record.message_id if isinstance(record, Authored) else record.parent_id
-                            await send(delivery, list_threads, t.thread_key(record.tenant, joined_on), record.to_dict())
+                            send(delivery, list_threads, t.thread_key(record.tenant, joined_on), record.to_dict())
             await delivery.settle()
             counts = BatchCounts(app.consumer_generation_id)
             for event, tenant, dedupe in noted:
@@ -231,7 +229,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                     make_current(event)
                     seen_messages[dedupe] = event.message.partition + 1
                 counts.note(event.message.partition, tenant, "messages", message_counts, is_new)
-            await send_counts(delivery, counts)
+            send_counts(delivery, counts)
             await delivery.settle()  # before the batch is acked (when the next one is asked for)
             yield derived
 
@@ -243,7 +241,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             planned: dict[str, tuple[EventT[bytes], dict[str, Any]]] = {}
             noted: list[tuple[EventT[bytes], str, bool]] = []  # (event, tenant, new meeting)
             for event in batch:
-                meeting = await decoded(delivery, event, CalendarEvent.from_dict, "meet")
+                meeting = decoded(delivery, event, CalendarEvent.from_dict, "meet")
                 if meeting is None:
                     continue
                 key = f"{meeting.tenant}|{meeting.key}"
@@ -252,7 +250,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 if state is not None:
                     planned[key] = (event, {**state, "partition": event.message.partition})
                 noted.append((event, meeting.tenant, previous is None))
-                await send_interactions(delivery, found, event)
+                send_interactions(delivery, found, event)
                 derived += len(found)
             await delivery.settle()
             for event, tenant, _ in noted:  # counted before the table holds this batch's new meetings
@@ -263,7 +261,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             counts = BatchCounts(app.consumer_generation_id)
             for event, tenant, is_new in noted:
                 counts.note(event.message.partition, tenant, "meetings", meeting_counts, is_new)
-            await send_counts(delivery, counts)
+            send_counts(delivery, counts)
             await delivery.settle()
             yield derived
 
@@ -286,7 +284,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                     erased[key] = event
                     keyed = [(k, i) for k, i in keyed if k != key]  # what came before is erased too
                     continue
-                interaction = await decoded(delivery, event, Interaction.from_dict, "aggregate")
+                interaction = decoded(delivery, event, Interaction.from_dict, "aggregate")
                 if interaction is not None and drop_blocked([interaction], tenants.blocked(interaction.tenant)):
                     keyed.append((key, interaction))  # a blocked one may have been sent before the block
             loaded = ties.for_batch((key for key, _ in keyed if key not in erased), app.consumer_generation_id)
@@ -296,9 +294,9 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             updates = {key: loaded[key].to_update() for key in changed}
             try:
                 for key in erased:
-                    await send(delivery, tie_updates, key.encode(), None)
+                    send(delivery, tie_updates, key.encode(), None)
                 for key, update in updates.items():
-                    await send(delivery, tie_updates, key.encode(), update)
+                    send(delivery, tie_updates, key.encode(), update)
                 await delivery.settle()
                 for key in erased.keys() - updates.keys():
                     make_current(erased[key])
@@ -325,7 +323,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 if is_forget_authors_command(event.value):
                     forget.append(event)
                     continue
-                record = await decoded(delivery, event, thread_record_from_dict, "list_replies")
+                record = decoded(delivery, event, thread_record_from_dict, "list_replies")
                 if record is None:
                     continue
                 key = cast(bytes, event.key).decode()
@@ -350,7 +348,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 found = [
                     i for r in replies if isinstance(r, ReplyLink) if (i := credit_parent_author(r, parent, model))
                 ]
-                await send_interactions(delivery, found, event)
+                send_interactions(delivery, found, event)
                 credited += len(found)
             await delivery.settle()
             for key, (event, author) in authors.items():
@@ -376,7 +374,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         prefix = f"{tenant}|"
 
         def here(key: str) -> bool:  # the tables also hold standby copies of other partitions
-            return key.startswith(prefix) and key_partition(key.encode(), settings.topic_partitions) == partition
+            return key.startswith(prefix) and t.key_partition(key.encode(), settings.topic_partitions) == partition
 
         make_current(command)  # the tombstones go to this partition's changelog
         authors = [k for k, v in message_authors.items() if here(k) and is_blocked(v["author"], blocked)]
@@ -439,7 +437,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 if event.value is None:
                     tenant, _, alias = key.decode().partition("|")
                     deletions.append({"tenant": tenant, "alias": alias, "offset": event.message.offset})
-                elif (record := await decoded(delivery, event, Alias.from_dict, "aliases")) is not None:
+                elif (record := decoded(delivery, event, Alias.from_dict, "aliases")) is not None:
                     records.append({**record.to_dict(), "offset": event.message.offset})
             await delivery.settle()
             if not all(tenants.knows(r["tenant"]) for r in records):
@@ -474,7 +472,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 counts.note(
                     event.message.partition, tenant_of_key(event.key), "dead_letters", dead_letter_counts, new_key
                 )
-            await send_counts(delivery, counts)
+            send_counts(delivery, counts)
             await delivery.settle()
             yield None
 

@@ -4,9 +4,10 @@
    `await topic.send()` only enqueues (faust/topics.py, `publish_message`), table writes go to
    `ProducerBuffer.put`, and the commit's `producer.flush()` gives up after 0.1 s without
    progress (transport/producer.py, `flush_atmost`): offsets could be committed ahead of the
-   output and changelog records, and a SIGKILL then lost them. `BatchDelivery.settle` waits for
-   the batch's send futures, drains the table buffer and flushes the Kafka producer, and raises
-   if any send failed (failed changelog sends are otherwise only logged: topics.py, `_on_published`).
+   output and changelog records, and a SIGKILL then lost them. `BatchDelivery.settle` sends the
+   batch's records and waits for them, drains the table buffer and flushes the Kafka producer,
+   and raises if any send failed (failed changelog sends are otherwise only logged: topics.py,
+   `_on_published`).
 2. A record fetched before a rebalance and delivered after it is skipped by the stream *and
    acked* (faust/streams.py, `_py_aiter`, "ack the filtered out message"), so the commit could
    pass records nobody processed. `refuse_stale_acks` makes the consumer ignore acks of records
@@ -29,16 +30,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import weakref
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import faust
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from faust.streams import _current_event
-from faust.types import TP, AppT, ConsumerT, EventT, Message
+from faust.types import TP, AppT, ConsumerT, EventT, Message, ProducerT
 
 from tiegraph.errors import StreamUnavailable
+from tiegraph.streams.topics import key_partition
 
 log = logging.getLogger(__name__)
 
@@ -55,20 +60,34 @@ class SendFailures(faust.Sensor):
 
 
 class BatchDelivery:
-    """Collects one batch's pending sends; `settle()` returns once all of them are in Kafka."""
+    """One batch's output records and pending sends; `settle()` returns once all are in Kafka.
+
+    Records go out in aiokafka batches, one per topic partition (`send_batch`), not one Faust
+    `topic.send` each: per-record sends through Faust (future, sensors, partitioner, accumulator)
+    were the largest single cost of the worker (README "Benchmarks"). Partitions follow Kafka's
+    default partitioner, as Faust's sends did, so keys and tables stay co-partitioned."""
 
     def __init__(self, app: AppT, failures: SendFailures) -> None:
         self._app, self._failures = app, failures
         self._pending: list[Awaitable[Any]] = []
+        self._records: dict[str, list[tuple[bytes | None, bytes | None]]] = defaultdict(list)
 
-    def add(self, sent: Awaitable[Any]) -> None:
-        self._pending.append(sent)
+    def send(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        """Queue a record (value None: a tombstone); it leaves at the next `settle()`, in order
+        with the batch's other records of its partition."""
+        self._records[topic].append((key, value))
 
     async def settle(self) -> None:
-        """Wait for every send of the batch and every table changelog write so far."""
+        """Send the queued records, then wait for them and every table changelog write so far."""
+        records, self._records = self._records, defaultdict(list)
         pending, self._pending = self._pending, []
-        results = await asyncio.gather(*pending, return_exceptions=True)
         producer = self._app.producer
+        try:
+            for topic, rows in records.items():
+                pending.extend(await _send_in_batches(_kafka_producer(producer), topic, rows))
+        except KafkaError as exc:
+            raise StreamUnavailable(f"records not delivered to Kafka: {exc!r}") from exc
+        results = await asyncio.gather(*pending, return_exceptions=True)
         while producer.buffer.size:  # table writes: `flush()` stops after 0.1 s without progress
             await producer.buffer.flush()
         await producer.flush()
@@ -76,6 +95,37 @@ class BatchDelivery:
         self._failures.errors.clear()
         if failed:
             raise StreamUnavailable(f"{len(failed)} record(s) not delivered to Kafka: {failed[0]!r}")
+
+
+def _kafka_producer(producer: ProducerT) -> AIOKafkaProducer:
+    """The aiokafka producer inside Faust's (started with the app, before any agent runs)."""
+    inner = getattr(producer, "_producer", None)
+    if not isinstance(inner, AIOKafkaProducer):
+        raise StreamUnavailable("the Kafka producer is not running")
+    return inner
+
+
+async def _send_in_batches(
+    producer: AIOKafkaProducer, topic: str, rows: Sequence[tuple[bytes | None, bytes | None]]
+) -> list[asyncio.Future[Any]]:
+    """Send `rows` to their partitions of `topic`, as few aiokafka batches as fit; their futures."""
+    partitions = sorted(await producer.partitions_for(topic))
+    by_partition: dict[int, list[tuple[bytes | None, bytes | None]]] = defaultdict(list)
+    for key, value in rows:
+        # keyless records (none are sent today) spread like the default partitioner's
+        chosen = partitions[key_partition(key, len(partitions))] if key is not None else random.choice(partitions)
+        by_partition[chosen].append((key, value))
+    futures = []
+    for partition, records in by_partition.items():
+        batch = producer.create_batch()
+        for key, value in records:
+            if batch.append(key=key, value=value, timestamp=None) is None:  # full: send, start another
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    raise StreamUnavailable(f"a record for {topic} is larger than the producer's batch size")
+        futures.append(await producer.send_batch(batch, topic, partition=partition))
+    return futures
 
 
 class AckGate:

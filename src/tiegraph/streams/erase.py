@@ -20,7 +20,6 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import murmur2
 
 from tiegraph.errors import StreamUnavailable
 from tiegraph.settings import Settings
@@ -48,12 +47,6 @@ def forget_authors_command(tenant: str, entry: str) -> tuple[bytes, bytes]:
 
 def is_forget_authors_command(value: bytes | None) -> bool:
     return value is not None and value.startswith(FORGET_AUTHORS_PREFIX)
-
-
-def key_partition(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner (murmur2, what the worker's producer uses) puts
-    `key` on: a table entry belongs to the partition its key was produced to."""
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def split_deletions(

@@ -4,6 +4,7 @@ an auto-created topic would get the broker's default and break co-partitioning w
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import orjson
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
 from faust.serializers import codecs
 
 from tiegraph.errors import StreamUnavailable
@@ -77,6 +79,14 @@ def pair_key(tenant: str, x: str, y: str) -> bytes:
     """Both directions of a pair land on one partition, so one worker owns the tie."""
     a, b = (x, y) if x < y else (y, x)
     return f"{tenant}|{a}|{b}".encode()
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2) puts `key` on: the worker's sends
+    (streams/delivery.py) and a table entry's partition follow it. Cached: a tie's pair key comes
+    back with each of its updates, and aiokafka's murmur2 is pure Python."""
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 # orjson, not the stdlib: (de)serialising records was a measurable share of a stage's CPU
