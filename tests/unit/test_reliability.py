@@ -147,6 +147,7 @@ class _FetchingConsumer:
         self.log, self.position = log, {tp: 0 for tp in log}
         self.committed = {tp: 0 for tp in log}
         self.in_flight: asyncio.Event | None = None
+        self.seek_held: asyncio.Event | None = None
 
     def assignment(self) -> set[TP]:
         return set(self.log)
@@ -166,7 +167,12 @@ class _FetchingConsumer:
 
     async def seek_to_committed(self) -> dict[TP, int]:
         self.position.update({tp: offset or 0 for tp, offset in self.committed.items()})
+        if self.seek_held is not None:  # the position is set; the seek itself is not over yet
+            await self.seek_held.wait()
         return dict(self.committed)
+
+    async def earliest_offsets(self, *partitions: TP) -> dict[TP, int]:
+        return dict.fromkeys(partitions, 0)
 
     async def seek_wait(self, partitions: dict[TP, int]) -> None:
         self.position.update(partitions)
@@ -231,3 +237,45 @@ async def test_a_fetch_that_began_after_a_seek_ended_is_not_touched() -> None:
     await consumer.seek_wait({a: 4})
     assert await _read(consumer) == [(0, 4), (0, 5), (0, 6)]
     assert fence.dropped == 0
+
+
+async def test_a_fetch_out_when_nothing_was_committed_is_read_again_from_the_start() -> None:
+    # A partition nobody committed yet (a worker's first meeting import): the seek to "committed"
+    # goes to the log's start while a fetch is out; that fetch's records are dropped, and the
+    # partition is sought to the start again, or they would never be read (seen: the meeting
+    # stage stuck with lag 2 through every restart).
+    a = TP("calendar.events.v1", 3)
+    consumer = _FetchingConsumer({a: [0, 1]})
+    consumer.committed = {a: None}  # type: ignore[dict-item]
+    fence = SeekFence()
+    fence_seeks(consumer, fence)  # type: ignore[arg-type]
+    consumer.in_flight = asyncio.Event()
+    fetch = asyncio.create_task(_read(consumer))
+    await asyncio.sleep(0)
+    await consumer.seek_to_committed()
+    consumer.in_flight.set()
+    assert await fetch == []
+    consumer.in_flight = None
+    assert await _read(consumer) == [(3, 0), (3, 1)]
+
+
+async def test_records_fetched_before_a_seek_ends_are_read_again_when_it_ends() -> None:
+    # The seek sets the position, then still has work to do when the fetch returns records from
+    # that new position: they are dropped, and the partition is sought again once the seek ends.
+    a = TP("tie.updates.v1", 0)
+    consumer = _FetchingConsumer({a: list(range(10))})
+    fence = SeekFence()
+    fence_seeks(consumer, fence)  # type: ignore[arg-type]
+    assert await _read(consumer) == [(0, 0), (0, 1), (0, 2)]
+    consumer.committed = {a: 1}
+    consumer.in_flight, consumer.seek_held = asyncio.Event(), asyncio.Event()
+    fetch = asyncio.create_task(_read(consumer))
+    await asyncio.sleep(0)
+    seek = asyncio.create_task(consumer.seek_to_committed())
+    await asyncio.sleep(0)
+    consumer.in_flight.set()
+    assert await fetch == []  # records 1..3 from the new position, dropped
+    consumer.in_flight = None
+    consumer.seek_held.set()
+    await seek
+    assert await _read(consumer) == [(0, 1), (0, 2), (0, 3)]

@@ -19,9 +19,10 @@
    the next commit passed ~30 records per partition nobody processed (reproduced with a worker
    SIGKILLed under steady load and a 30 s session timeout; the soak lost 96 messages this way).
    `fence_seeks` removes the cause: records of a fetch that was under way when a seek of their
-   partition started or finished are dropped before Faust sees them (and, if the seek finished
-   while the fetch was out, the partition is sought again, in case the fetch had already read
-   past the new position). Real gaps exist only in compacted topics and around transaction
+   partition started or finished are dropped before Faust sees them, and the partition is sought
+   again to where the seek put it (the log's start if nothing was committed): at once, or when a
+   seek still under way ends, since the fetch may have read from the new position and moved it
+   on (a seek sets the position before it returns). Real gaps exist only in compacted topics and around transaction
    markers; `refuse_false_gaps` stays as a second line on the pipeline's other topics: a false gap
    there is ignored, so the commit waits (the stall watchdog restarts the worker if it must).
 """
@@ -199,8 +200,8 @@ class SeekFence:
         self._seeks: Counter[TP] = Counter()  # seek starts + ends, per partition
         self._ends: Counter[TP] = Counter()
         self._targets: dict[TP, int] = {}  # where the last finished seek put each partition
-        self._fetch_began: tuple[Counter[TP], Counter[TP]] = (Counter(), Counter())
-        self._fetch_ended: Counter[TP] = Counter()
+        self._fetch_began: Counter[TP] = Counter()  # the seek counts when the latest fetch began
+        self._deferred: set[TP] = set()
         self.dropped = 0
 
     def seek_started(self, partitions: Iterable[TP]) -> None:
@@ -212,25 +213,33 @@ class SeekFence:
         for tp, offset in targets.items():
             if offset is not None and offset >= 0:
                 self._targets[tp] = offset
-            else:  # no committed offset: the reset policy decides, there is no position to restore
+            else:  # no committed offset: the reset policy's position, the log's start
                 self._targets.pop(tp, None)
 
     def fetch_started(self) -> None:
-        self._fetch_began = (self._seeks.copy(), self._ends.copy())
-
-    def fetch_ended(self) -> None:
-        self._fetch_ended = self._ends.copy()
+        self._fetch_began = self._seeks.copy()
 
     def is_stale(self, tp: TP) -> bool:
         """Whether a record of `tp` from the latest fetch may predate a seek of `tp`."""
-        return self._seeks[tp] != self._fetch_began[0][tp]
+        return self._seeks[tp] != self._fetch_began[tp]
 
-    def position_to_restore(self, tp: TP) -> int | None:
-        """Where to seek `tp` again after dropping its stale records, if a seek finished while the
-        fetch was out (its records may then come from the new position, which they moved on)."""
-        if self._fetch_ended[tp] == self._fetch_began[1][tp]:
-            return None  # any seek ended after the fetch: it set the position itself
+    def seeking(self, tp: TP) -> bool:
+        """Whether a seek of `tp` has started and not ended."""
+        return self._seeks[tp] > 2 * self._ends[tp]
+
+    def target(self, tp: TP) -> int | None:
+        """Where the last finished seek put `tp` (None: no committed offset, the log's start)."""
         return self._targets.get(tp)
+
+    def defer(self, tp: TP) -> None:
+        """Seek `tp` again once the seek under way ends."""
+        self._deferred.add(tp)
+
+    def take_deferred(self, partitions: Iterable[TP]) -> list[TP]:
+        """The deferred partitions among `partitions` whose seeks have all ended (forgotten here)."""
+        due = [tp for tp in partitions if tp in self._deferred and not self.seeking(tp)]
+        self._deferred.difference_update(due)
+        return due
 
 
 def fence_seeks(consumer: ConsumerT, fence: SeekFence) -> None:
@@ -242,31 +251,44 @@ def fence_seeks(consumer: ConsumerT, fence: SeekFence) -> None:
 
     async def fetch(active_partitions: Any, timeout: float) -> Any:
         fence.fetch_started()
-        try:
-            return await get_records(active_partitions=active_partitions, timeout=timeout)
-        finally:
-            fence.fetch_ended()
+        return await get_records(active_partitions=active_partitions, timeout=timeout)
+
+    async def seek_again(tp: TP) -> int:
+        """Seek `tp` where the last seek put it: the dropped records may have come from there and
+        moved the position on, and the seek may have set the position before it ended."""
+        target = fence.target(tp)
+        if target is None:  # nothing committed: the reset policy's position, the log's start
+            target = (await consumer.earliest_offsets(tp))[tp]
+        await consumer.seek(tp, target)
+        return target
 
     async def fenced_records(timeout: float) -> AsyncIterator[tuple[TP, Message]]:
-        sought_again: set[TP] = set()
+        dropped_from: set[TP] = set()
         async for tp, message in iterate_records(timeout=timeout):
             if not fence.is_stale(tp):
                 yield tp, message
                 continue
             fence.dropped += 1
-            if tp in sought_again:
+            if tp in dropped_from:
                 continue
-            sought_again.add(tp)
-            position = fence.position_to_restore(tp)
+            dropped_from.add(tp)
+            if fence.seeking(tp):
+                fence.defer(tp)
+                then = "reading again when the seek ends"
+            else:
+                then = f"reading again from offset {await seek_again(tp)}"
             log.warning(
                 "dropped records of %s[%d] from offset %d fetched across a seek; %s",
                 tp.topic,
                 tp.partition,
                 message.offset,
-                "they are read again" if position is None else f"reading again from offset {position}",
+                then,
             )
-            if position is not None:
-                await consumer.seek(tp, position)
+
+    async def seek_deferred(partitions: Iterable[TP]) -> None:
+        for tp in fence.take_deferred(partitions):
+            log.warning("seeking %s[%d] again after its seek: its records were dropped", tp.topic, tp.partition)
+            await seek_again(tp)
 
     async def fenced_seek_to_committed() -> Mapping[TP, int]:
         fence.seek_started(consumer.assignment())
@@ -276,6 +298,7 @@ def fence_seeks(consumer: ConsumerT, fence: SeekFence) -> None:
             return targets
         finally:
             fence.seek_ended({tp: None for tp in consumer.assignment()} | dict(targets))
+            await seek_deferred(consumer.assignment())
 
     async def fenced_seek_wait(partitions: Mapping[TP, int]) -> None:
         fence.seek_started(partitions)
@@ -283,6 +306,7 @@ def fence_seeks(consumer: ConsumerT, fence: SeekFence) -> None:
             await seek_wait(partitions)
         finally:
             fence.seek_ended(partitions)
+            await seek_deferred(partitions)
 
     async def fenced_seek(partition: TP, offset: int) -> None:
         fence.seek_started([partition])
@@ -290,6 +314,7 @@ def fence_seeks(consumer: ConsumerT, fence: SeekFence) -> None:
             await seek_one(partition, offset)
         finally:
             fence.seek_ended({partition: offset})
+            await seek_deferred([partition])
 
     # Faust calls these through the instance (the fetcher binds `getmany` when it starts).
     consumer._getmany = fetch  # type: ignore[attr-defined]
