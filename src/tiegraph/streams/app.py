@@ -226,8 +226,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             for event, tenant, dedupe in noted:
                 is_new = new.get(dedupe) is event
                 if is_new:
-                    make_current(event)
-                    seen_messages[dedupe] = event.message.partition + 1
+                    delivery.write(seen_messages, dedupe, event.message.partition + 1, event.message.partition)
                 counts.note(event.message.partition, tenant, "messages", message_counts, is_new)
             send_counts(delivery, counts)
             await delivery.settle()  # before the batch is acked (when the next one is asked for)
@@ -299,11 +298,9 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                     send(delivery, tie_updates, key.encode(), update)
                 await delivery.settle()
                 for key in erased.keys() - updates.keys():
-                    make_current(erased[key])
-                    tie_states.pop(key, None)
+                    delivery.write(tie_states, key, None, erased[key].message.partition)
                 for key, update in updates.items():
-                    make_current(event_of[key])
-                    tie_states[key] = loaded[key].to_state(update)
+                    delivery.write(tie_states, key, loaded[key].to_state(update), event_of[key].message.partition)
                 await delivery.settle()
             except BaseException:
                 ties.forget()  # the cache may be ahead of what reached Kafka: re-read the table

@@ -35,13 +35,13 @@ import random
 import weakref
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import faust
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from faust.streams import _current_event
-from faust.types import TP, AppT, ConsumerT, EventT, Message, ProducerT
+from faust.types import TP, AppT, ConsumerT, EventT, Message, ProducerT, TableT
 
 from tiegraph.errors import StreamUnavailable
 from tiegraph.streams.topics import key_partition
@@ -60,6 +60,9 @@ class SendFailures(faust.Sensor):
         self.errors.append(exc)
 
 
+Record = tuple[bytes | None, bytes | None, int | None]  # key, value (None: a tombstone), partition
+
+
 class BatchDelivery:
     """One batch's output records and pending sends; `settle()` returns once all are in Kafka.
 
@@ -71,12 +74,27 @@ class BatchDelivery:
     def __init__(self, app: AppT, failures: SendFailures) -> None:
         self._app, self._failures = app, failures
         self._pending: list[Awaitable[Any]] = []
-        self._records: dict[str, list[tuple[bytes | None, bytes | None]]] = defaultdict(list)
+        self._records: dict[str, list[Record]] = defaultdict(list)
 
-    def send(self, topic: str, key: bytes | None, value: bytes | None) -> None:
-        """Queue a record (value None: a tombstone); it leaves at the next `settle()`, in order
-        with the batch's other records of its partition."""
-        self._records[topic].append((key, value))
+    def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
+        """Queue a record (value None: a tombstone) for `partition`, or the key's partition; it
+        leaves at the next `settle()`, in order with the batch's other records of its partition."""
+        self._records[topic].append((key, value, partition))
+
+    def write(self, table: TableT[Any, Any], key: Any, value: Any, partition: int) -> None:
+        """Set a table entry (value None: delete it) and queue its changelog record for the source
+        partition it belongs to, the bytes Faust itself would write. Faust sends one changelog
+        record at a time (`ProducerBuffer`); this is the same record, in the batch's send."""
+        topic, serializers = table.changelog_topic, cast(Any, table)  # Faust's Table has them, TableT not
+        key_bytes, _ = topic.prepare_key(key, serializers.key_serializer)
+        if value is None:
+            if key in table.data:
+                del table.data[key]
+            self.send(topic.get_topic_name(), key_bytes, None, partition)
+            return
+        table.data[key] = value
+        value_bytes, _ = topic.prepare_value(value, serializers.value_serializer)
+        self.send(topic.get_topic_name(), key_bytes, value_bytes, partition)
 
     async def settle(self) -> None:
         """Send the queued records, then wait for them and every table changelog write so far."""
@@ -106,16 +124,16 @@ def _kafka_producer(producer: ProducerT) -> AIOKafkaProducer:
     return inner
 
 
-async def _send_in_batches(
-    producer: AIOKafkaProducer, topic: str, rows: Sequence[tuple[bytes | None, bytes | None]]
-) -> list[asyncio.Future[Any]]:
+async def _send_in_batches(producer: AIOKafkaProducer, topic: str, rows: Sequence[Record]) -> list[asyncio.Future[Any]]:
     """Send `rows` to their partitions of `topic`, as few aiokafka batches as fit; their futures."""
     partitions = sorted(await producer.partitions_for(topic))
     by_partition: dict[int, list[tuple[bytes | None, bytes | None]]] = defaultdict(list)
-    for key, value in rows:
-        # keyless records (none are sent today) spread like the default partitioner's
-        chosen = partitions[key_partition(key, len(partitions))] if key is not None else random.choice(partitions)
-        by_partition[chosen].append((key, value))
+    for key, value, partition in rows:
+        if partition is None:  # the default partitioner's choice (keyless: none are sent today)
+            partition = (
+                partitions[key_partition(key, len(partitions))] if key is not None else random.choice(partitions)
+            )
+        by_partition[partition].append((key, value))
     futures = []
     for partition, records in by_partition.items():
         batch = producer.create_batch()
