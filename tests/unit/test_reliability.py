@@ -8,6 +8,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import faust
 from aiokafka.partitioner import DefaultPartitioner
 from faust.types import TP
 
@@ -18,7 +19,7 @@ from tiegraph.soak.runner import fault_schedule
 from tiegraph.soak.snapshot import GraphSnapshot, graph_differences
 from tiegraph.streams import topics as t
 from tiegraph.streams.backpressure import WriteWaits, write_until_done
-from tiegraph.streams.delivery import SeekFence, fence_seeks, refuse_false_gaps
+from tiegraph.streams.delivery import BatchDelivery, SeekFence, SendFailures, fence_seeks, refuse_false_gaps
 from tiegraph.streams.erase import forget_authors_command, is_erase_command, is_forget_authors_command
 
 
@@ -148,6 +149,7 @@ class _FetchingConsumer:
         self.committed = {tp: 0 for tp in log}
         self.in_flight: asyncio.Event | None = None
         self.seek_held: asyncio.Event | None = None
+        self.revoked_during_seek: TP | None = None
 
     def assignment(self) -> set[TP]:
         return set(self.log)
@@ -166,13 +168,13 @@ class _FetchingConsumer:
                 yield tp, _Offset(offset)
 
     async def seek_to_committed(self) -> dict[TP, int]:
-        self.position.update({tp: offset or 0 for tp, offset in self.committed.items()})
+        # like aiokafka: a partition with nothing committed keeps its position
+        self.position.update({tp: offset for tp, offset in self.committed.items() if offset is not None})
         if self.seek_held is not None:  # the position is set; the seek itself is not over yet
             await self.seek_held.wait()
+        if self.revoked_during_seek is not None:
+            del self.log[self.revoked_during_seek]
         return dict(self.committed)
-
-    async def earliest_offsets(self, *partitions: TP) -> dict[TP, int]:
-        return dict.fromkeys(partitions, 0)
 
     async def seek_wait(self, partitions: dict[TP, int]) -> None:
         self.position.update(partitions)
@@ -219,7 +221,7 @@ async def test_a_seek_during_the_records_of_a_fetch_drops_the_rest_of_that_fetch
     consumer = _FetchingConsumer({a: list(range(10))})
     fence = SeekFence()
     fence_seeks(consumer, fence)  # type: ignore[arg-type]
-    consumer.committed = {a: None}  # type: ignore[dict-item]  # nothing committed yet
+    consumer.committed = {a: 0}
     seen = []
     async for _tp, message in consumer.getmany(timeout=1.0):
         seen.append(message.offset)
@@ -239,11 +241,11 @@ async def test_a_fetch_that_began_after_a_seek_ended_is_not_touched() -> None:
     assert fence.dropped == 0
 
 
-async def test_a_fetch_out_when_nothing_was_committed_is_read_again_from_the_start() -> None:
+async def test_a_fetch_out_when_nothing_was_committed_is_read_again_from_its_first_record() -> None:
     # A partition nobody committed yet (a worker's first meeting import): the seek to "committed"
-    # goes to the log's start while a fetch is out; that fetch's records are dropped, and the
-    # partition is sought to the start again, or they would never be read (seen: the meeting
-    # stage stuck with lag 2 through every restart).
+    # leaves it where it is while a fetch is out; that fetch's records are dropped, and the
+    # partition is sought back to the first of them, or they would never be read (seen: the
+    # meeting stage stuck with lag 2 through every restart).
     a = TP("calendar.events.v1", 3)
     consumer = _FetchingConsumer({a: [0, 1]})
     consumer.committed = {a: None}  # type: ignore[dict-item]
@@ -279,3 +281,43 @@ async def test_records_fetched_before_a_seek_ends_are_read_again_when_it_ends() 
     consumer.seek_held.set()
     await seek
     assert await _read(consumer) == [(0, 1), (0, 2), (0, 3)]
+
+
+async def test_a_partition_revoked_during_a_seek_is_not_left_seeking() -> None:
+    # A rebalance while the seek runs takes partition 1 away: its seek counted as started must
+    # count as ended too, or every later fetch of it would be dropped and never sought again.
+    a, b = TP("tie.updates.v1", 0), TP("tie.updates.v1", 1)
+    consumer = _FetchingConsumer({a: list(range(10)), b: list(range(10))})
+    fence = SeekFence()
+    fence_seeks(consumer, fence)  # type: ignore[arg-type]
+    consumer.revoked_during_seek = b
+    await consumer.seek_to_committed()
+    assert not fence.seeking(a) and not fence.seeking(b)
+
+
+def test_a_table_write_queues_the_changelog_record_faust_would_send() -> None:
+    app = faust.App("tiegraph-unit", broker="kafka://127.0.0.1:1", key_serializer="raw", value_serializer="raw")
+    schema = faust.Schema(key_serializer=t.TABLE_KEYS, value_serializer="json")
+    table = app.Table("tie_states", default=None, schema=schema, partitions=4)
+    state = {"a": "ann@example.com", "b": "bo@example.com", "n": 3}
+    faust_record = table.send_changelog(2, "acme|ann@example.com|bo@example.com", state).message
+    delivery = BatchDelivery(app, SendFailures())
+    source = _Event(2)
+    delivery.write(table, "acme|ann@example.com|bo@example.com", state, source)  # type: ignore[arg-type]
+    delivery.write(table, "acme|x@example.com|y@example.com", None, source)  # type: ignore[arg-type]
+    [(key, value, partition), (_, tombstone, _)] = delivery._records[table.changelog_topic.get_topic_name()]
+    assert (key, value, partition) == (faust_record.key, faust_record.value, 2)
+    assert tombstone is None
+    assert table.data["acme|ann@example.com|bo@example.com"] == state
+
+
+class _Event:
+    """What `write` reads of the source event: its message's partition (and it becomes current)."""
+
+    def __init__(self, partition: int) -> None:
+        self.message = _Message(partition)
+
+
+class _Message:
+    def __init__(self, partition: int) -> None:
+        self.partition = partition

@@ -226,7 +226,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             for event, tenant, dedupe in noted:
                 is_new = new.get(dedupe) is event
                 if is_new:
-                    delivery.write(seen_messages, dedupe, event.message.partition + 1, event.message.partition)
+                    delivery.write(seen_messages, dedupe, event.message.partition + 1, event)
                 counts.note(event.message.partition, tenant, "messages", message_counts, is_new)
             send_counts(delivery, counts)
             await delivery.settle()  # before the batch is acked (when the next one is asked for)
@@ -298,9 +298,9 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                     send(delivery, tie_updates, key.encode(), update)
                 await delivery.settle()
                 for key in erased.keys() - updates.keys():
-                    delivery.write(tie_states, key, None, erased[key].message.partition)
+                    delivery.write(tie_states, key, None, erased[key])
                 for key, update in updates.items():
-                    delivery.write(tie_states, key, loaded[key].to_state(update), event_of[key].message.partition)
+                    delivery.write(tie_states, key, loaded[key].to_state(update), event_of[key])
                 await delivery.settle()
             except BaseException:
                 ties.forget()  # the cache may be ahead of what reached Kafka: re-read the table

@@ -20,11 +20,12 @@
    SIGKILLed under steady load and a 30 s session timeout; the soak lost 96 messages this way).
    `fence_seeks` removes the cause: records of a fetch that was under way when a seek of their
    partition started or finished are dropped before Faust sees them, and the partition is sought
-   again to where the seek put it (the log's start if nothing was committed): at once, or when a
-   seek still under way ends, since the fetch may have read from the new position and moved it
-   on (a seek sets the position before it returns). Real gaps exist only in compacted topics and around transaction
-   markers; `refuse_false_gaps` stays as a second line on the pipeline's other topics: a false gap
-   there is ignored, so the commit waits (the stall watchdog restarts the worker if it must).
+   again to where the seek put it (or, if nothing was committed and the seek left it, to the first
+   dropped record): at once, or when a seek still under way ends, since the fetch may have read
+   from the new position and moved it on (a seek sets the position before it returns). Real gaps
+   exist only in compacted topics and around transaction markers; `refuse_false_gaps` stays as
+   a second line on the pipeline's other topics: a false gap there is ignored, so the commit
+   waits (the stall watchdog restarts the worker if it must).
 """
 
 from __future__ import annotations
@@ -81,20 +82,20 @@ class BatchDelivery:
         leaves at the next `settle()`, in order with the batch's other records of its partition."""
         self._records[topic].append((key, value, partition))
 
-    def write(self, table: TableT[Any, Any], key: Any, value: Any, partition: int) -> None:
+    def write(self, table: TableT[Any, Any], key: Any, value: Any, source: EventT[Any]) -> None:
         """Set a table entry (value None: delete it) and queue its changelog record for the source
-        partition it belongs to, the bytes Faust itself would write. Faust sends one changelog
-        record at a time (`ProducerBuffer`); this is the same record, in the batch's send."""
+        event's partition, the bytes Faust itself would write. Faust sends one changelog record
+        at a time (`ProducerBuffer`); this is the same record, in the batch's send."""
         topic, serializers = table.changelog_topic, cast(Any, table)  # Faust's Table has them, TableT not
         key_bytes, _ = topic.prepare_key(key, serializers.key_serializer)
+        value_bytes = None if value is None else topic.prepare_value(value, serializers.value_serializer)[0]
+        make_current(source)  # a store may check that a write happens for an event (RocksDB does)
         if value is None:
             if key in table.data:
                 del table.data[key]
-            self.send(topic.get_topic_name(), key_bytes, None, partition)
-            return
-        table.data[key] = value
-        value_bytes, _ = topic.prepare_value(value, serializers.value_serializer)
-        self.send(topic.get_topic_name(), key_bytes, value_bytes, partition)
+        else:
+            table.data[key] = value
+        self.send(topic.get_topic_name(), key_bytes, value_bytes, source.message.partition)
 
     async def settle(self) -> None:
         """Send the queued records, then wait for them and every table changelog write so far."""
@@ -105,6 +106,7 @@ class BatchDelivery:
             for topic, rows in records.items():
                 pending.extend(await _send_in_batches(_kafka_producer(producer), topic, rows))
         except KafkaError as exc:
+            await asyncio.gather(*pending, return_exceptions=True)  # what was queued, settled either way
             raise StreamUnavailable(f"records not delivered to Kafka: {exc!r}") from exc
         results = await asyncio.gather(*pending, return_exceptions=True)
         while producer.buffer.size:  # table writes: `flush()` stops after 0.1 s without progress
@@ -141,8 +143,7 @@ async def _send_in_batches(producer: AIOKafkaProducer, topic: str, rows: Sequenc
             if batch.append(key=key, value=value, timestamp=None) is None:  # full: send, start another
                 futures.append(await producer.send_batch(batch, topic, partition=partition))
                 batch = producer.create_batch()
-                if batch.append(key=key, value=value, timestamp=None) is None:
-                    raise StreamUnavailable(f"a record for {topic} is larger than the producer's batch size")
+                batch.append(key=key, value=value, timestamp=None)  # an empty batch takes any record
         futures.append(await producer.send_batch(batch, topic, partition=partition))
     return futures
 
@@ -219,7 +220,7 @@ class SeekFence:
         self._ends: Counter[TP] = Counter()
         self._targets: dict[TP, int] = {}  # where the last finished seek put each partition
         self._fetch_began: Counter[TP] = Counter()  # the seek counts when the latest fetch began
-        self._deferred: set[TP] = set()
+        self._deferred: dict[TP, int] = {}  # partition -> first dropped offset, re-sought when its seek ends
         self.dropped = 0
 
     def seek_started(self, partitions: Iterable[TP]) -> None:
@@ -231,7 +232,7 @@ class SeekFence:
         for tp, offset in targets.items():
             if offset is not None and offset >= 0:
                 self._targets[tp] = offset
-            else:  # no committed offset: the reset policy's position, the log's start
+            else:  # no committed offset: the seek left the position where it was
                 self._targets.pop(tp, None)
 
     def fetch_started(self) -> None:
@@ -246,18 +247,17 @@ class SeekFence:
         return self._seeks[tp] > 2 * self._ends[tp]
 
     def target(self, tp: TP) -> int | None:
-        """Where the last finished seek put `tp` (None: no committed offset, the log's start)."""
+        """Where the last finished seek put `tp` (None: no committed offset, so it did not move it)."""
         return self._targets.get(tp)
 
-    def defer(self, tp: TP) -> None:
+    def defer(self, tp: TP, first_dropped: int) -> None:
         """Seek `tp` again once the seek under way ends."""
-        self._deferred.add(tp)
+        self._deferred.setdefault(tp, first_dropped)
 
-    def take_deferred(self, partitions: Iterable[TP]) -> list[TP]:
-        """The deferred partitions among `partitions` whose seeks have all ended (forgotten here)."""
-        due = [tp for tp in partitions if tp in self._deferred and not self.seeking(tp)]
-        self._deferred.difference_update(due)
-        return due
+    def take_deferred(self, partitions: Iterable[TP]) -> list[tuple[TP, int]]:
+        """The deferred partitions among `partitions` whose seeks have all ended, each with its
+        first dropped offset (forgotten here)."""
+        return [(tp, self._deferred.pop(tp)) for tp in partitions if tp in self._deferred and not self.seeking(tp)]
 
 
 def fence_seeks(consumer: ConsumerT, fence: SeekFence) -> None:
@@ -271,14 +271,18 @@ def fence_seeks(consumer: ConsumerT, fence: SeekFence) -> None:
         fence.fetch_started()
         return await get_records(active_partitions=active_partitions, timeout=timeout)
 
-    async def seek_again(tp: TP) -> int:
+    async def seek_again(tp: TP, first_dropped: int) -> str:
         """Seek `tp` where the last seek put it: the dropped records may have come from there and
-        moved the position on, and the seek may have set the position before it ended."""
+        moved the position on, and a seek may set the position before it ends. A seek that found
+        nothing committed did not move the position: the dropped records were the next ones."""
         target = fence.target(tp)
-        if target is None:  # nothing committed: the reset policy's position, the log's start
-            target = (await consumer.earliest_offsets(tp))[tp]
-        await consumer.seek(tp, target)
-        return target
+        offset = first_dropped if target is None else target
+        try:
+            await consumer.seek(tp, offset)
+        except Exception as exc:  # e.g. revoked meanwhile; a skip shows as a stall and restarts the worker
+            log.warning("could not seek %s[%d] to %d again: %r", tp.topic, tp.partition, offset, exc)
+            return f"could not seek again to offset {offset}"
+        return f"reading again from offset {offset}"
 
     async def fenced_records(timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         dropped_from: set[TP] = set()
@@ -291,10 +295,10 @@ def fence_seeks(consumer: ConsumerT, fence: SeekFence) -> None:
                 continue
             dropped_from.add(tp)
             if fence.seeking(tp):
-                fence.defer(tp)
+                fence.defer(tp, message.offset)
                 then = "reading again when the seek ends"
             else:
-                then = f"reading again from offset {await seek_again(tp)}"
+                then = await seek_again(tp, message.offset)
             log.warning(
                 "dropped records of %s[%d] from offset %d fetched across a seek; %s",
                 tp.topic,
@@ -304,19 +308,21 @@ def fence_seeks(consumer: ConsumerT, fence: SeekFence) -> None:
             )
 
     async def seek_deferred(partitions: Iterable[TP]) -> None:
-        for tp in fence.take_deferred(partitions):
-            log.warning("seeking %s[%d] again after its seek: its records were dropped", tp.topic, tp.partition)
-            await seek_again(tp)
+        for tp, first_dropped in fence.take_deferred(partitions):
+            log.warning("%s[%d] after its seek: %s", tp.topic, tp.partition, await seek_again(tp, first_dropped))
 
     async def fenced_seek_to_committed() -> Mapping[TP, int]:
-        fence.seek_started(consumer.assignment())
+        # One reading of the assignment for start and end: a rebalance in between would otherwise
+        # leave a partition counted as "seeking" for good.
+        partitions = set(consumer.assignment())
+        fence.seek_started(partitions)
         targets: Mapping[TP, int] = {}
         try:
             targets = await seek_to_committed()
             return targets
         finally:
-            fence.seek_ended({tp: None for tp in consumer.assignment()} | dict(targets))
-            await seek_deferred(consumer.assignment())
+            fence.seek_ended({tp: None for tp in partitions} | {tp: o for tp, o in targets.items() if tp in partitions})
+            await seek_deferred(partitions)
 
     async def fenced_seek_wait(partitions: Mapping[TP, int]) -> None:
         fence.seek_started(partitions)
