@@ -299,6 +299,7 @@ def test_a_table_write_queues_the_changelog_record_faust_would_send() -> None:
     app = faust.App("tiegraph-unit", broker="kafka://127.0.0.1:1", key_serializer="raw", value_serializer="raw")
     schema = faust.Schema(key_serializer=t.TABLE_KEYS, value_serializer="json")
     table = app.Table("tie_states", default=None, schema=schema, partitions=4)
+    table.key_serializer = t.TABLE_KEYS  # as streams/app.py sets it
     state = {"a": "ann@example.com", "b": "bo@example.com", "n": 3}
     faust_record = table.send_changelog(2, "acme|ann@example.com|bo@example.com", state).message
     delivery = BatchDelivery(app, SendFailures())
@@ -308,6 +309,11 @@ def test_a_table_write_queues_the_changelog_record_faust_would_send() -> None:
     [(key, value, partition), (_, tombstone, _)] = delivery._records[table.changelog_topic.get_topic_name()]
     assert (key, value, partition) == (faust_record.key, faust_record.value, 2)
     assert tombstone is None
+    delivery.write(table, "acme|zoë@example.com|bo@example.com", state, source)  # type: ignore[arg-type]
+    assert (
+        delivery._records[table.changelog_topic.get_topic_name()][-1][0]
+        == b'"acme|zo\\u00eb@example.com|bo@example.com"'
+    )
     assert table.data["acme|ann@example.com|bo@example.com"] == state
 
 

@@ -135,7 +135,12 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     json_schema: SchemaT[Any, Any] = faust.Schema(key_serializer=t.TABLE_KEYS, value_serializer="json")
 
     def table(name: str, default: Any) -> TableT[str, Any]:
-        return app.Table(name, default=default, schema=json_schema)
+        created = app.Table(name, default=default, schema=json_schema)
+        # Faust writes changelog keys with the table's own serializer, which it derives from the
+        # key type ("json": orjson bytes), not from the schema: set it, or the stdlib key bytes
+        # (topics.py) would be a promise the changelogs do not keep.
+        cast(Any, created).key_serializer = t.TABLE_KEYS  # an attribute of faust.Table, not of TableT
+        return created
 
     # Keyed sets (value: source partition + 1); the counts are derived from them, never kept apart.
     seen_messages = table("seen_messages", int)
