@@ -9,7 +9,9 @@ is synchronous, so every call runs in a worker thread, one at a time (a client i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -112,7 +114,15 @@ class ImapConnector:
         if not client.has_capability("IDLE"):
             await asyncio.sleep(timeout)
             return
-        await self._call(self._idle, client, timeout)
+        try:
+            await self._call(self._idle, client, timeout)
+        except asyncio.CancelledError:
+            # A stop: cancelling does not end the IDLE, which blocks a thread up to `timeout`;
+            # shutting its socket does (the connection is given up: the next pass reconnects).
+            self._client = None
+            with contextlib.suppress(OSError):
+                client.socket().shutdown(socket.SHUT_RDWR)
+            raise
 
     async def close(self) -> None:
         client, self._client = self._client, None

@@ -17,7 +17,7 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,7 +155,7 @@ class SyncRunner:
                     connector = connector or self._build(claimed)
                     await self._sync_pass(claimed.mailbox, connector)
                     failures = 0
-                    await connector.wait_for_changes(self._poll)
+                    await _unless_stopped(stop, connector.wait_for_changes(self._poll))
                     continue
                 except ConnectorAuthError as exc:
                     await self._record_failure(claimed.mailbox, exc, failures=1)
@@ -319,6 +319,22 @@ def _report(mailbox: Mailbox, state: str, error: str) -> MailboxReport:
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def _unless_stopped(stop: asyncio.Event, waiting: Coroutine[Any, Any, None]) -> None:
+    """Wait for `waiting`, cancelling it once `stop` is set: a SIGTERM must not sit out an IMAP
+    IDLE or a poll interval (up to `TIEGRAPH_SYNC_POLL_SECONDS`) before the leases are released."""
+    work, stopping = asyncio.ensure_future(waiting), asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not work.done():
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+    if not work.cancelled():
+        work.result()  # the connector's error, if it failed
 
 
 async def run_sync(settings: Settings, *, tenant: str | None, follow: bool) -> list[MailboxReport]:
