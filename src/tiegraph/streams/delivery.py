@@ -74,7 +74,6 @@ class BatchDelivery:
 
     def __init__(self, app: AppT, failures: SendFailures) -> None:
         self._app, self._failures = app, failures
-        self._pending: list[Awaitable[Any]] = []
         self._records: dict[str, list[Record]] = defaultdict(list)
 
     def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
@@ -100,7 +99,7 @@ class BatchDelivery:
     async def settle(self) -> None:
         """Send the queued records, then wait for them and every table changelog write so far."""
         records, self._records = self._records, defaultdict(list)
-        pending, self._pending = self._pending, []
+        pending: list[Awaitable[Any]] = []
         producer = self._app.producer
         try:
             for topic, rows in records.items():
