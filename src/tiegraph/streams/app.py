@@ -21,7 +21,6 @@ from dataclasses import replace
 from typing import Any, TypeVar, cast
 
 import faust
-from faust.streams import Stream
 from faust.types import EventT, SchemaT, StreamT, TableT
 
 from tiegraph.core.aliases import Alias
@@ -47,6 +46,7 @@ from tiegraph.streams import topics as t
 from tiegraph.streams.backpressure import WriteWaits, write_until_done
 from tiegraph.streams.delivery import BatchDelivery, GuardedApp, SendFailures, make_current
 from tiegraph.streams.erase import is_erase_command, is_forget_authors_command, split_deletions
+from tiegraph.streams.intake import take_batches
 from tiegraph.streams.lag import read_lag
 from tiegraph.streams.state import BatchCounts, DistinctCounts, TieCache
 from tiegraph.streams.tenants import TenantDirectory
@@ -65,11 +65,6 @@ def latest_per_key(events: Sequence[EventT[bytes]]) -> list[dict[str, Any]]:
     for event in events:
         latest[cast(bytes, event.key)] = {**t.decode(event.value), "offset": event.message.offset}
     return list(latest.values())
-
-
-def batches(stream: StreamT[bytes]) -> Stream[bytes]:
-    """The concrete stream: `take_events` is missing from Faust's StreamT interface."""
-    return cast(Stream[bytes], stream)
 
 
 def _authored(key: str, stored: dict[str, str] | None) -> Authored | None:
@@ -158,9 +153,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
 
     async def stream_batches(stream: StreamT[bytes], stage: str) -> AsyncIterator[Sequence[EventT[bytes]]]:
         """The stage's batches; acks held until the agent finishes each (streams/delivery.py)."""
-        async for batch in app.ack_gate.batches(
-            batches(stream).take_events(settings.stream_batch_size, within=settings.stream_batch_seconds)
-        ):
+        async for batch in take_batches(app, stream, settings.stream_batch_size, settings.stream_batch_seconds):
             metrics.count_processed(stage, len(batch))
             yield batch
 
@@ -408,9 +401,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     @app.agent(tie_updates)
     async def write_ties(stream: StreamT[bytes]) -> AsyncIterator[int]:
         """Tie updates -> Neo4j, one UNWIND statement per batch."""
-        async for batch in app.ack_gate.batches(
-            batches(stream).take_events(settings.graph_batch_size, within=settings.graph_batch_seconds)
-        ):
+        async for batch in take_batches(app, stream, settings.graph_batch_size, settings.graph_batch_seconds):
             updates, deletions = split_deletions([(cast(bytes, e.key), e.value, e.message.offset) for e in batch])
             if deletions:
                 await write_until_done(graph.delete_ties, deletions, watch.reset, **waiting)
@@ -429,9 +420,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     async def write_aliases(stream: StreamT[bytes]) -> AsyncIterator[int]:
         """A mailbox owner's aliases (ingest learns them from its sent mail) -> ALIAS_OF edges; a
         tombstone (an erased person) removes the edge."""
-        async for batch in app.ack_gate.batches(
-            batches(stream).take_events(settings.graph_batch_size, within=settings.graph_batch_seconds)
-        ):
+        async for batch in take_batches(app, stream, settings.graph_batch_size, settings.graph_batch_seconds):
             delivery = BatchDelivery(app, failures)
             latest = {cast(bytes, event.key): event for event in batch}
             records, deletions = [], []
@@ -452,9 +441,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
 
     @app.agent(counters)
     async def write_counters(stream: StreamT[bytes]) -> AsyncIterator[int]:
-        async for batch in app.ack_gate.batches(
-            batches(stream).take_events(settings.graph_batch_size, within=settings.graph_batch_seconds)
-        ):
+        async for batch in take_batches(app, stream, settings.graph_batch_size, settings.graph_batch_seconds):
             rows = latest_per_key(batch)
             metrics.count_processed("count", len(batch))
             with metrics.timed_graph_write("counters", len(rows)):

@@ -1,4 +1,4 @@
-"""Two guarantees Faust does not give by itself, needed for "nothing lost after a SIGKILL".
+"""Guarantees Faust does not give by itself, needed for "nothing lost after a SIGKILL".
 
 1. A batch's source offsets are acked only after everything it produced is in Kafka.
    `await topic.send()` only enqueues (faust/topics.py, `publish_message`), table writes go to
@@ -45,6 +45,7 @@ from faust.streams import _current_event
 from faust.types import TP, AppT, ConsumerT, EventT, Message, ProducerT, TableT
 
 from tiegraph.errors import StreamUnavailable
+from tiegraph.streams.intake import deliver_without_tasks
 from tiegraph.streams.topics import key_partition
 
 log = logging.getLogger(__name__)
@@ -147,35 +148,12 @@ async def _send_in_batches(producer: AIOKafkaProducer, topic: str, rows: Sequenc
     return futures
 
 
-class AckGate:
-    """Holds back the acks of a batch until the agent has finished it. `take_events` acks a batch
-    in a `finally` when its generator is closed, i.e. also when the agent crashed or was cancelled
-    mid-batch (a stop while the writer waits for Neo4j): without the gate a graceful stop would then
-    commit a batch that was never written."""
-
-    def __init__(self) -> None:
-        self._held: weakref.WeakSet[Message] = weakref.WeakSet()
-
-    async def batches(self, batches: AsyncIterator[Sequence[EventT[Any]]]) -> AsyncIterator[Sequence[EventT[Any]]]:
-        """`batches`, each held while the agent works on it; released only when it asks for the next."""
-        async for batch in batches:
-            messages = [event.message for event in batch]
-            self._held.update(messages)
-            yield batch  # an exception or a close here leaves the batch held: never acked
-            for message in messages:
-                self._held.discard(message)
-
-    def allows(self, message: Message) -> bool:
-        return message not in self._held
-
-
-def refuse_stale_acks(consumer: ConsumerT, generation: Callable[[], int], gate: AckGate) -> None:
-    """Make `consumer` ignore acks of messages fetched under an older consumer generation, and of
-    messages whose batch the agent did not finish."""
+def refuse_stale_acks(consumer: ConsumerT, generation: Callable[[], int]) -> None:
+    """Make `consumer` ignore acks of messages fetched under an older consumer generation."""
     ack = consumer.ack
 
     def ack_current_generation(message: Message) -> bool:
-        if message.generation_id != generation() or not gate.allows(message):
+        if message.generation_id != generation():
             # Done for the stream (so a stop does not wait for it), but its offset is not recorded.
             message.acked = True
             consumer.unacked.discard(message)
@@ -349,7 +327,7 @@ def fence_seeks(consumer: ConsumerT, fence: SeekFence) -> None:
 
 def make_current(event: EventT[Any]) -> None:
     """Make `event` the stream's current event: a table write takes its changelog partition from
-    it, and `take_events` (which hands out whole batches) does not set it per event."""
+    it, and `take_batches` (which hands out whole batches) does not set it per event."""
     _current_event.set(weakref.ref(event))
 
 
@@ -357,13 +335,13 @@ class GuardedApp(faust.App):
     """The Faust app whose consumer refuses stale acks, fetches across seeks and false gaps (see
     the module docstring)."""
 
-    ack_gate = AckGate()
     gapless_topics: frozenset[str] = frozenset()  # full names of topics that never have gaps
 
     def _new_consumer(self) -> ConsumerT:
         consumer = super()._new_consumer()
-        refuse_stale_acks(consumer, lambda: self.consumer_generation_id, self.ack_gate)
+        refuse_stale_acks(consumer, lambda: self.consumer_generation_id)
         self.seek_fence = SeekFence()
         fence_seeks(consumer, self.seek_fence)
         refuse_false_gaps(consumer, lambda topic: topic in self.gapless_topics)
+        deliver_without_tasks(consumer)
         return consumer

@@ -1,0 +1,123 @@
+"""How fetched records reach the agents: in batches, without Faust's per-record machinery.
+
+Faust hands records to an agent one at a time: the fetcher's loop wraps each record's delivery in
+`wait_first` (two tasks and an `asyncio.wait` per record), and the stream yields each event
+through an `await sleep(0)`, sensors, processors and, for `take_events`, a passive drainer and
+a buffer. Profiled, that hand-off was the largest cost left in the worker (README "Benchmarks").
+Here:
+
+- `take_batches` reads an agent's channel queue directly (the conductor still decodes each
+  record into an event and puts it there): up to `max_` events, waiting at most `within` seconds
+  after the first. It does what Faust's stream does per event that matters for the commit:
+  skips events fetched before the latest rebalance, and tracks each event as unacked so a
+  rebalance waits for it. Events are acked only when the agent asks for the next batch: a crash,
+  a cancellation or a stop mid-batch leaves the batch unacked, so it is never committed.
+- `deliver_without_tasks` replaces the fetcher's loop with the same loop that awaits each
+  delivery directly, falling back to Faust's `wait_first` while the flow is suspended (a
+  rebalance: the delivery may wait for flow control to resume, and must give way).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+from faust.transport.consumer import CONSUMER_FETCHING
+from faust.types import AppT, ConsumerT, EventT, StreamT
+
+POLL_S = 0.005  # how often a batch still filling checks its queue (only while it is not full)
+
+
+async def take_batches(
+    app: AppT, stream: StreamT[bytes], max_: int, within: float
+) -> AsyncIterator[list[EventT[bytes]]]:
+    """The stream's events in batches of up to `max_`, each acked when the next is asked for."""
+    queue = cast(Any, stream.channel).queue  # Faust's ThrowableQueue: errors, flow-control pressure
+    loop = asyncio.get_running_loop()
+    while True:
+        batch: list[EventT[bytes]] = []
+        _admit(app, await queue.get(), batch)
+        deadline = loop.time() + within
+        while len(batch) < max_:
+            if not queue.empty():
+                _admit(app, queue.get_nowait(), batch)
+            elif loop.time() < deadline:
+                # A poll, not `wait_for(queue.get())`: a timeout could cancel a get that had just
+                # taken an event, and the event would be lost.
+                await asyncio.sleep(min(POLL_S, deadline - loop.time()))
+            else:
+                break
+        if not batch:
+            continue
+        yield batch  # a close or an exception here leaves the batch unacked
+        for event in batch:
+            event.ack()
+
+
+def _admit(app: AppT, event: EventT[bytes], batch: list[EventT[bytes]]) -> None:
+    """Add `event` to `batch` unless it was fetched before the latest rebalance (acked then, which
+    the consumer does not record: streams/delivery.py, so it is fetched again from the committed
+    offset)."""
+    message = event.message
+    if message.generation_id != app.consumer_generation_id or not app.flow_control.is_active():
+        event.ack()
+        return
+    if not message.tracked and message.topic in app.topics.acking_topics:
+        message.tracked = True  # what Faust's stream does for each event: a rebalance waits for it
+        app.consumer.unacked.add(message)
+    batch.append(event)
+
+
+def deliver_without_tasks(consumer: ConsumerT) -> None:
+    """Make the fetcher deliver each record with a plain `await` while the flow runs (see above).
+
+    The loop is faust-streaming 0.15.3's `Consumer._drain_messages` with that one change."""
+    faust_consumer = cast(Any, consumer)
+
+    async def drain_messages(fetcher: Any) -> None:
+        callback = faust_consumer.callback
+        getmany = faust_consumer.getmany
+        consumer_should_stop = faust_consumer._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+        suspended = faust_consumer.suspend_flow.is_set
+        read_offsets = faust_consumer._read_offset
+        acks_enabled_for = faust_consumer.app.topics.acks_enabled_for
+        commit_every = faust_consumer._commit_every
+        since_yield = 0
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                faust_consumer.diag.set_flag(CONSUMER_FETCHING)
+                records = getmany(timeout=1.0)
+                await asyncio.sleep(0)  # getmany may return at once, again and again
+                if faust_consumer.should_stop:
+                    break
+                async for tp, message in records:
+                    since_yield += 1
+                    if since_yield > 100:
+                        await asyncio.sleep(0)
+                        since_yield = 0
+                    offset, read = message.offset, read_offsets[tp]
+                    if read is not None and offset < read:
+                        continue  # Faust drops these too ("DROPPED MESSAGE ROFF")
+                    if offset - (read or 0) > 1 and read and acks_enabled_for(message.topic):
+                        await faust_consumer._add_gap(tp, read + 1, offset)
+                    if commit_every is not None and faust_consumer._n_acked >= commit_every:
+                        faust_consumer._n_acked = 0
+                        await faust_consumer.commit()
+                    if suspended():
+                        await faust_consumer.wait_first(callback(message), faust_consumer.suspend_flow.wait())
+                    else:
+                        await callback(message)
+                    read_offsets[tp] = offset
+                faust_consumer.diag.unset_flag(CONSUMER_FETCHING)
+        except faust_consumer.consumer_stopped_errors:
+            if not faust_consumer.transport.app.should_stop:
+                raise
+        except asyncio.CancelledError:
+            if not faust_consumer.transport.app.should_stop:
+                raise
+        finally:
+            faust_consumer.diag.unset_flag(CONSUMER_FETCHING)
+
+    faust_consumer._drain_messages = drain_messages

@@ -1,0 +1,119 @@
+"""`take_batches` (streams/intake.py) on a Faust-shaped app and channel: what it hands out, when it
+acks, and what it leaves unacked."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+import pytest
+from faust.types import AppT, StreamT
+
+from tiegraph.streams.intake import take_batches
+
+TOPIC = "mail.messages.v1"
+
+
+class _Message:
+    def __init__(self, offset: int, generation_id: int) -> None:
+        self.topic, self.offset, self.generation_id = TOPIC, offset, generation_id
+        self.tracked = False
+
+
+class _Event:
+    def __init__(self, consumer: _Consumer, offset: int, generation_id: int = 1) -> None:
+        self.message, self._consumer = _Message(offset, generation_id), consumer
+
+    def ack(self) -> bool:
+        self._consumer.acked.append(self.message.offset)
+        self._consumer.unacked.discard(self.message)
+        return True
+
+
+class _Consumer:
+    def __init__(self) -> None:
+        self.acked: list[int] = []
+        self.unacked: set[_Message] = set()
+
+
+class _App:
+    def __init__(self) -> None:
+        self.consumer = _Consumer()
+        self.consumer_generation_id = 1
+        self.flow_active = True
+        self.flow_control = self
+        self.topics = self
+        self.acking_topics = {TOPIC}
+
+    def is_active(self) -> bool:
+        return self.flow_active
+
+
+class _Stream:
+    def __init__(self) -> None:
+        self.channel = self
+        self.queue: asyncio.Queue[_Event] = asyncio.Queue()
+
+
+def _setup(offsets: range, generation_id: int = 1) -> tuple[_App, _Stream, list[_Event]]:
+    app, stream = _App(), _Stream()
+    events = [_Event(app.consumer, offset, generation_id) for offset in offsets]
+    for event in events:
+        stream.queue.put_nowait(event)
+    return app, stream, events
+
+
+def _batches(app: _App, stream: _Stream, max_: int, within: float = 0.01) -> Any:
+    return take_batches(cast(AppT, app), cast(StreamT[bytes], stream), max_, within)
+
+
+def _offsets(batch: list[Any]) -> list[int]:
+    return [event.message.offset for event in batch]
+
+
+async def test_a_batch_is_acked_only_when_the_next_one_is_asked_for() -> None:
+    app, stream, _ = _setup(range(5))
+    batches = _batches(app, stream, max_=3)
+    first = await anext(batches)
+    assert _offsets(first) == [0, 1, 2]
+    assert app.consumer.acked == [] and len(app.consumer.unacked) == 3  # tracked, so a rebalance waits
+    second = await anext(batches)  # the agent is done with the first
+    assert _offsets(second) == [3, 4]  # what was there within the wait
+    assert app.consumer.acked == [0, 1, 2]
+    await batches.aclose()
+
+
+async def test_a_batch_the_agent_did_not_finish_is_never_acked() -> None:
+    app, stream, _ = _setup(range(4))
+    batches = _batches(app, stream, max_=10)
+    assert _offsets(await anext(batches)) == [0, 1, 2, 3]
+    with pytest.raises(RuntimeError):
+        await batches.athrow(RuntimeError("the graph writer failed mid-batch"))
+    assert app.consumer.acked == []
+    assert len(app.consumer.unacked) == 4  # held: the rebalance or stop waits, nothing is committed
+
+
+async def test_records_fetched_before_a_rebalance_are_left_out_and_not_tracked() -> None:
+    app, stream, _ = _setup(range(3), generation_id=1)
+    app.consumer_generation_id = 2  # a rebalance since they were fetched: they will be fetched again
+    for offset in (10, 11):
+        stream.queue.put_nowait(_Event(app.consumer, offset, generation_id=2))
+    batches = _batches(app, stream, max_=10)
+    assert _offsets(await anext(batches)) == [10, 11]
+    assert app.consumer.acked == [0, 1, 2]  # done for the stream; the consumer refuses to record them
+    assert {m.offset for m in app.consumer.unacked} == {10, 11}
+    await batches.aclose()
+
+
+async def test_a_batch_waits_for_more_events_only_within_its_window() -> None:
+    app, stream, _ = _setup(range(1))
+    batches = _batches(app, stream, max_=100, within=0.2)
+
+    async def arrive_later() -> None:
+        await asyncio.sleep(0.05)
+        stream.queue.put_nowait(_Event(app.consumer, 1))
+
+    late = asyncio.create_task(arrive_later())
+    assert _offsets(await anext(batches)) == [0, 1]  # the second arrived within the window
+    await late
+    await batches.aclose()
