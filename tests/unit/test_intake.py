@@ -93,14 +93,14 @@ async def test_a_batch_the_agent_did_not_finish_is_never_acked() -> None:
     assert len(app.consumer.unacked) == 4  # held: the rebalance or stop waits, nothing is committed
 
 
-async def test_records_fetched_before_a_rebalance_are_left_out_and_not_tracked() -> None:
+async def test_records_fetched_before_a_rebalance_are_left_out_unacked_and_untracked() -> None:
     app, stream, _ = _setup(range(3), generation_id=1)
     app.consumer_generation_id = 2  # a rebalance since they were fetched: they will be fetched again
     for offset in (10, 11):
         stream.queue.put_nowait(_Event(app.consumer, offset, generation_id=2))
     batches = _batches(app, stream, max_=10)
     assert _offsets(await anext(batches)) == [10, 11]
-    assert app.consumer.acked == [0, 1, 2]  # done for the stream; the consumer refuses to record them
+    assert app.consumer.acked == []  # never acked: the seek after the rebalance fetches them again
     assert {m.offset for m in app.consumer.unacked} == {10, 11}
     await batches.aclose()
 
@@ -116,4 +116,18 @@ async def test_a_batch_waits_for_more_events_only_within_its_window() -> None:
     late = asyncio.create_task(arrive_later())
     assert _offsets(await anext(batches)) == [0, 1]  # the second arrived within the window
     await late
+    await batches.aclose()
+
+
+async def test_records_taken_while_a_rebalance_is_under_way_are_left_out() -> None:
+    app, stream, _ = _setup(range(2))
+    app.flow_active = False  # revoked: Faust has suspended the flow until the new assignment
+    stream.queue.put_nowait(_Event(app.consumer, 2))
+    batches = _batches(app, stream, max_=10, within=0.02)
+    taken = asyncio.create_task(anext(batches))
+    await asyncio.sleep(0.05)
+    assert not taken.done() and app.consumer.acked == [] and not app.consumer.unacked
+    app.flow_active = True  # assigned again; the seek to the committed offset re-fetches 0..2
+    stream.queue.put_nowait(_Event(app.consumer, 0))
+    assert _offsets(await taken) == [0]
     await batches.aclose()

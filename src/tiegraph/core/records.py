@@ -5,7 +5,7 @@ Plain frozen dataclasses with a stable dict form (the wire format on Kafka). No 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -164,11 +164,15 @@ class Interaction:
         return f"{self.source}|{self.a}|{self.b}|{self.kind}"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Flat, so no need for `asdict`'s recursive copy: this runs for every interaction sent.
+        return {name: getattr(self, name) for name in _INTERACTION_FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Interaction:
         return cls(**data)
+
+
+_INTERACTION_FIELDS = tuple(f.name for f in fields(Interaction))
 
 
 @dataclass(frozen=True, slots=True)

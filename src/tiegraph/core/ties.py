@@ -87,15 +87,25 @@ class Tie:
 
     def replies(self, direction: str) -> tuple[float, int]:
         """(total seconds, count) of answers in `direction` ("ab": a answering b's last message)."""
+        return self.reply_totals()[direction]
+
+    def reply_totals(self) -> dict[str, tuple[float, int]]:
+        """`replies` of both directions, in one pass over the conversations (a tie update needs
+        both, and the pass was the largest part of making one)."""
         if self.stored_replies:
-            seconds, count = self.stored_replies.get(direction, [0.0, 0])
-            return seconds, int(count)
-        seconds, count = self.settled_replies.get(direction, [0.0, 0])
+            stored = self.stored_replies
+            return {d: (stored[d][0], int(stored[d][1])) if d in stored else (0.0, 0) for d in ("ab", "ba")}
+        totals = {d: list(self.settled_replies.get(d, [0.0, 0])) for d in ("ab", "ba")}
+        ab, ba = totals["ab"], totals["ba"]
         for turns in self.conversations.values():
-            for answer, gap in _answers(turns):
-                if answer == direction:
-                    seconds, count = seconds + gap, count + 1
-        return seconds, int(count)
+            prev_from_a, prev_at = turns[0]
+            for from_a, at in itertools.islice(turns, 1, None):
+                if from_a != prev_from_a:  # a change of speaker is an answer (`_answers`)
+                    total = ab if from_a else ba
+                    total[0] += at - prev_at
+                    total[1] += 1
+                prev_from_a, prev_at = from_a, at
+        return {d: (seconds, int(count)) for d, (seconds, count) in totals.items()}
 
     def to_state(self, update: dict[str, Any] | None = None) -> dict[str, Any]:
         """The full state for the changelogged table (with the applied set and conversations);
@@ -124,7 +134,7 @@ class Tie:
             "days": sorted(self.days),
             "a_name": self.a_name,
             "b_name": self.b_name,
-            "replies": {d: list(self.replies(d)) for d in ("ab", "ba")},
+            "replies": {d: list(totals) for d, totals in self.reply_totals().items()},
             "awaiting_a": owed_by_a,
             "awaiting_a_at": a_since,
             "awaiting_b": owed_by_b,

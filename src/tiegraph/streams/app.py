@@ -17,7 +17,6 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import replace
 from typing import Any, TypeVar, cast
 
 import faust
@@ -191,7 +190,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         origin_ms = int(source.message.timestamp * 1000)
         for interaction in drop_blocked(found, tenants.blocked(found[0].tenant) if found else ()):
             key = t.pair_key(interaction.tenant, interaction.a, interaction.b)
-            send(delivery, interactions, key, replace(interaction, origin_ms=origin_ms).to_dict())
+            send(delivery, interactions, key, {**interaction.to_dict(), "origin_ms": origin_ms})
 
     # Each stage records its state (seen messages, meetings, ties) only after the batch's outputs
     # are in Kafka: a crash in between makes the replay produce them again (downstream is

@@ -9,8 +9,8 @@ Here:
 - `take_batches` reads an agent's channel queue directly (the conductor still decodes each
   record into an event and puts it there): up to `max_` events, waiting at most `within` seconds
   after the first. It does what Faust's stream does per event that matters for the commit:
-  skips events fetched before the latest rebalance, and tracks each event as unacked so a
-  rebalance waits for it. Events are acked only when the agent asks for the next batch: a crash,
+  leaves out events fetched before the latest rebalance (they are fetched again), and tracks each
+  event as unacked so a rebalance waits for it. Events are acked only when the agent asks for the next batch: a crash,
   a cancellation or a stop mid-batch leaves the batch unacked, so it is never committed.
 - `deliver_without_tasks` replaces the fetcher's loop with the same loop that awaits each
   delivery directly, falling back to Faust's `wait_first` while the flow is suspended (a
@@ -56,12 +56,12 @@ async def take_batches(
 
 
 def _admit(app: AppT, event: EventT[bytes], batch: list[EventT[bytes]]) -> None:
-    """Add `event` to `batch` unless it was fetched before the latest rebalance (acked then, which
-    the consumer does not record: streams/delivery.py, so it is fetched again from the committed
-    offset)."""
+    """Add `event` to `batch` unless it was fetched before the latest rebalance or during one: then
+    it is left, neither tracked nor acked, for the seek to the committed offset that ends every
+    rebalance to fetch again. (Faust's stream acks such events, and the consumer records the ack
+    unless the generation has already changed: streams/delivery.py.)"""
     message = event.message
     if message.generation_id != app.consumer_generation_id or not app.flow_control.is_active():
-        event.ack()
         return
     if not message.tracked and message.topic in app.topics.acking_topics:
         message.tracked = True  # what Faust's stream does for each event: a rebalance waits for it
