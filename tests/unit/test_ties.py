@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from tiegraph.core.model import DAY, TieModel
 from tiegraph.core.records import Interaction
-from tiegraph.core.ties import Tie, apply_interaction, apply_interactions, score_tie
+from tiegraph.core.ties import (
+    Tie,
+    apply_interaction,
+    apply_interactions,
+    score_tie,
+    strength_bound,
+    strength_bound_key,
+)
 
 MODEL = TieModel()
 T0 = 1_700_000_000.0
@@ -176,3 +183,26 @@ def test_a_batch_changes_each_tie_once_and_matches_one_by_one_application() -> N
     assert apply_interactions(ties, batch, lambda tenant: MODEL) == ["t|ann|bob", "t|ann|cat"]
     assert ties["t|ann|bob"].to_state() == tie_of([batch[0][1], batch[2][1]]).to_state()
     assert apply_interactions(ties, batch, lambda tenant: MODEL) == []  # all applied before
+
+
+@given(
+    sums=st.lists(st.floats(min_value=0.0, max_value=500.0), min_size=4, max_size=4),
+    ref_at=st.floats(min_value=1.0e9, max_value=2.0e9),
+    later=st.floats(min_value=-400 * DAY, max_value=4000 * DAY),
+    half_lives=st.tuples(st.floats(min_value=1.0, max_value=730.0), st.floats(min_value=1.0, max_value=730.0)),
+)
+def test_no_tie_ever_scores_above_its_strength_bound(
+    sums: list[float], ref_at: float, later: float, half_lives: tuple[float, float]
+) -> None:
+    model = TieModel(fast_half_life_days=half_lives[0], slow_half_life_days=half_lives[1])
+    tie = Tie(
+        tenant="t", a="a", b="b", ref_at=ref_at, fast_ab=sums[0], fast_ba=sums[1], slow_ab=sums[2], slow_ba=sums[3]
+    )
+    key = strength_bound_key(tie.fast_ab, tie.fast_ba, tie.slow_ab, tie.slow_ba, tie.ref_at)
+    assert score_tie(tie, ref_at + later, model).strength <= strength_bound(key, ref_at + later, model) + 1e-12
+
+
+def test_a_model_with_longer_half_lives_than_the_bound_gets_no_pruning() -> None:
+    key = strength_bound_key(1.0, 1.0, 1.0, 1.0, 1.7e9)
+    assert strength_bound(key, 1.8e9, TieModel(slow_half_life_days=3650)) == 1.0
+    assert strength_bound(key, 1.8e9, TieModel()) < 0.3

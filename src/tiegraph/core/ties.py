@@ -295,3 +295,32 @@ def score_tie(tie: Tie, now: float, model: TieModel) -> TieScore:
     base = 1 - math.exp(-total / model.saturation)
     strength = base * (model.one_way_cap + (1 - model.one_way_cap) * math.sqrt(reciprocity))
     return TieScore(strength, band_of(strength, model), i_ab, i_ba, reciprocity)
+
+
+# An upper bound of a tie's strength at any later moment, kept with the tie so that a person with
+# thousands of ties can be ranked without scoring them all. Intensity is a mix of two sums
+# decaying at the two half-lives, so at `now` it is at most max(fast sum, slow sum) decayed at the
+# slower half-life; with any half-life H at least that slow: total(now) <= 2 ** (key - now / H)
+# where key = log2(max sum) + ref_at / H, one number per tie whose order does not change with
+# `now`. Strength is at most 1 - exp(-total / saturation) (the reciprocity factor is at most 1).
+# H: the default slow half-life, so the bound is tight for the default model; a model with a longer
+# half-life gets no pruning (strength_bound returns 1), only the exact ranking.
+BOUND_HALF_LIFE = 730 * DAY
+NO_BOUND_KEY = -1.0e300  # a tie with no intensity at all
+
+
+def strength_bound_key(fast_ab: float, fast_ba: float, slow_ab: float, slow_ba: float, ref_at: float) -> float:
+    """The tie's bound key (see above); ties ordered by it are ordered by their bounds at any time."""
+    peak = max(fast_ab + fast_ba, slow_ab + slow_ba)
+    return math.log2(peak) + ref_at / BOUND_HALF_LIFE if peak > 0 else NO_BOUND_KEY
+
+
+def strength_bound(key: float, now: float, model: TieModel) -> float:
+    """The most a tie with bound `key` can score at `now` (1.0 when the model's half-lives are too
+    long for the bound, so it prunes nothing)."""
+    if max(model.fast_half_life, model.slow_half_life) > BOUND_HALF_LIFE:
+        return 1.0
+    exponent = key - now / BOUND_HALF_LIFE
+    if exponent > 64:  # a bound far above saturation (and no float overflow)
+        return 1.0
+    return 1 - math.exp(-(2.0**exponent) / model.saturation)

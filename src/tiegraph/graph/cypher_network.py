@@ -153,6 +153,30 @@ RETURN c.email AS email, coalesce(c.name, '') AS name, coalesce(c.internal, fals
 """
 )
 
+# The same ranking over a person's `$candidates` ties with the highest bound keys only (core/ties.py
+# strength_bound_key; a tie written before keys existed counts as unbounded): each row also says
+# how many candidates were taken and the lowest key among them, so the caller can tell whether a
+# tie left out could have ranked (and then asks STRONGEST_CONTACTS). For a person with thousands
+# of ties this reads one property of each instead of scoring them all.
+STRONGEST_CONTACTS_BOUNDED = (
+    """
+MATCH (p:Person {tenant: $tenant, email: $email})-[k:KNOWS]-(c:Person)
+WITH p, k, c, coalesce(k.bound_key, 1.0e300) AS key ORDER BY key DESC LIMIT $candidates
+WITH p, collect({k: k, c: c}) AS taken, min(key) AS cutoff
+UNWIND taken AS t
+WITH p, t.k AS k, t.c AS c, size(taken) AS candidates, cutoff
+WHERE coalesce(c.sends, false) OR COUNT { (c)-[:KNOWS]-() } < $group_min
+"""
+    + _STRENGTH
+    + """
+WITH p, c, k, s, candidates, cutoff ORDER BY s DESC, c.email LIMIT $limit
+OPTIONAL MATCH (c)-[:WORKS_AT]->(o:Organization)
+RETURN c.email AS email, coalesce(c.name, '') AS name, coalesce(c.internal, false) AS internal,
+       o.domain AS organization, properties(k) AS tie, startNode(k) = p AS person_is_a,
+       s, candidates, cutoff
+"""
+)
+
 # Our people who know any of the targets: ranked by their strongest tie there, each with how many
 # targets they know and their three strongest ties (full properties only for those).
 _WHO_KNOWS_TAIL = (

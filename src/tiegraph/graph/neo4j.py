@@ -20,7 +20,7 @@ from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, Sessio
 from tiegraph.core.aliases import Alias
 from tiegraph.core.identity import affiliation_of
 from tiegraph.core.model import TieModel
-from tiegraph.core.ties import Tie
+from tiegraph.core.ties import Tie, strength_bound_key
 from tiegraph.errors import GraphUnavailable, UnknownTenant
 from tiegraph.graph import cypher, cypher_network
 from tiegraph.graph.network import NetworkStore
@@ -55,6 +55,10 @@ def tie_props(update: dict[str, Any]) -> dict[str, Any]:
         props[f"reply_s_{direction}"], props[f"replies_{direction}"] = seconds, count
     props.update({f: update.get(f, 0) for f in _TURN_FIELDS})
     props["interactions"] = update.get("interactions", 0)
+    # For ranking a person's ties without scoring them all (core/ties.py, strength_bound_key).
+    props["bound_key"] = strength_bound_key(
+        props["fast_ab"], props["fast_ba"], props["slow_ab"], props["slow_ba"], props["ref_at"]
+    )
     return props
 
 
