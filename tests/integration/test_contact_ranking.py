@@ -67,3 +67,26 @@ async def test_ranking_among_the_best_bounds_equals_ranking_all_ties(
     bounded = queries.count(q.STRONGEST_CONTACTS_BOUNDED)
     assert bounded == 8
     assert queries.count(q.STRONGEST_CONTACTS) - 8 < bounded  # most answers needed no full ranking
+
+
+@pytest.mark.parametrize(("internal_only", "min_strength"), [(False, 0.0), (False, 0.5), (True, 0.0)])
+async def test_path_search_neighbourhoods_among_the_best_bounds_equal_those_over_all_ties(
+    graph: GraphStore, monkeypatch: pytest.MonkeyPatch, internal_only: bool, min_strength: float
+) -> None:
+    busiest = await _write_graph(graph)
+    population = generate_population(600, seed=3, home_domain=HOME)
+    people = [*busiest, *population.emails[100:110]]  # hubs and ordinary people in one ask
+    monkeypatch.setattr(network, "CONTACT_CANDIDATES", 30)
+    now = WRITTEN_AT + 30 * DAY
+    found = await graph.strongest_neighbours(TENANT, people, MODEL, now, 5, internal_only, min_strength)
+    exact = await graph._read(
+        q.NEIGHBOURS,
+        tenant=TENANT,
+        emails=people,
+        fanout=5,
+        internal_only=internal_only,
+        min_strength=min_strength,
+        **strength_params(MODEL, now),
+    )
+    assert [(x, y, s) for x, y, _, s in found] == [(r["email"], r["other"], r["s"]) for r in exact]
+    assert found  # the ask found something to compare

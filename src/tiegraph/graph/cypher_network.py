@@ -37,6 +37,34 @@ RETURN x.email AS email, other, internal, s
 """
 )
 
+# NEIGHBOURS over each person's `$candidates` ties with the highest bound keys (see
+# STRONGEST_CONTACTS_BOUNDED): one row per person with what was found, how many candidates were
+# taken and the lowest key among them, so the caller can ask NEIGHBOURS again for the people where
+# a tie left out could have ranked.
+NEIGHBOURS_BOUNDED = (
+    """
+UNWIND $emails AS email
+MATCH (x:Person {tenant: $tenant, email: email})
+CALL (x) {
+  MATCH (x)-[k:KNOWS]-(y:Person)
+  WHERE NOT $internal_only OR y.internal
+  WITH k, y, coalesce(k.bound_key, 1.0e300) AS key ORDER BY key DESC LIMIT $candidates
+  RETURN collect({k: k, y: y}) AS taken, min(key) AS cutoff
+}
+CALL (taken) {
+  UNWIND taken AS t
+  WITH t.k AS k, t.y AS y
+"""
+    + _STRENGTH
+    + """
+  WHERE s >= $min_strength
+  WITH y, s ORDER BY s DESC LIMIT $fanout
+  RETURN collect({other: y.email, internal: coalesce(y.internal, false), s: s}) AS found
+}
+RETURN x.email AS email, found, size(taken) AS candidates, cutoff
+"""
+)
+
 # Ties among two bounded sets of people (the middle of a path from a named person).
 TIES_BETWEEN_SETS = (
     """

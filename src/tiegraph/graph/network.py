@@ -47,11 +47,18 @@ MAX_BOUNDED_LIMIT = 1000
 def _complete(rows: list[dict[str, Any]], limit: int, candidates: int, now: float, model: TieModel) -> bool:
     """Whether the ranking over the candidates is the ranking over all ties: every tie was a
     candidate, or `limit` contacts were found and the weakest of them beats the most any tie left
-    out could score (strictly: an equal one might come first by address)."""
+    out could score."""
     if rows[0]["candidates"] < candidates:
         return True
-    bound = strength_bound(rows[0]["cutoff"], now, model)
-    return len(rows) == limit and rows[-1]["s"] > bound + 1e-9  # the margin: rounding in Cypher and here
+    return _beats_left_out([r["s"] for r in rows], limit, 0.0, strength_bound(rows[0]["cutoff"], now, model))
+
+
+def _beats_left_out(found: list[float], limit: int, min_strength: float, bound: float) -> bool:
+    """Whether no tie that scores at most `bound` can belong among `found` (strengths, strongest
+    first; at most `limit`, none below `min_strength`). Strictly, with a margin for rounding in
+    Cypher and here: an equal one might come first by address."""
+    weakest = found[-1] if len(found) == limit else min_strength
+    return bound + 1e-9 < weakest
 
 
 class NetworkStore:
@@ -73,19 +80,33 @@ class NetworkStore:
         internal_only: bool = False,
         min_strength: float = 0.0,
     ) -> list[Edge]:
-        """Each person's `fanout` strongest ties at `now` (optionally only to our own people)."""
+        """Each person's `fanout` strongest ties at `now` (optionally only to our own people):
+        first among each one's ties with the highest strength bounds, then over all ties of those
+        for whom a tie left out could have ranked."""
         if not emails:
             return []
-        rows = await self._read(
-            q.NEIGHBOURS,
-            tenant=tenant,
-            emails=list(emails),
-            fanout=fanout,
-            internal_only=internal_only,
-            min_strength=min_strength,
+        params = {
+            "tenant": tenant,
+            "fanout": fanout,
+            "internal_only": internal_only,
+            "min_strength": min_strength,
             **strength_params(model, now),
-        )
-        return [(r["email"], r["other"], r["internal"], r["s"]) for r in rows]
+        }
+        candidates = max(CONTACT_CANDIDATES, 8 * fanout)
+        edges: dict[str, list[Edge]] = {email: [] for email in emails}  # in the order asked
+        unsure: list[str] = []
+        for row in await self._read(q.NEIGHBOURS_BOUNDED, emails=list(emails), candidates=candidates, **params):
+            found = row["found"]
+            if row["candidates"] < candidates or _beats_left_out(
+                [f["s"] for f in found], fanout, min_strength, strength_bound(row["cutoff"], now, model)
+            ):
+                edges[row["email"]] = [(row["email"], f["other"], f["internal"], f["s"]) for f in found]
+            else:
+                unsure.append(row["email"])
+        if unsure:
+            for r in await self._read(q.NEIGHBOURS, emails=unsure, **params):
+                edges[r["email"]].append((r["email"], r["other"], r["internal"], r["s"]))
+        return [edge for person in edges.values() for edge in person]
 
     async def ties_between_sets(
         self, tenant: str, left: Sequence[str], right: Sequence[str], model: TieModel, now: float
