@@ -9,6 +9,7 @@ from typing import Any, cast
 import pytest
 from faust.types import AppT, StreamT
 
+from tiegraph.streams.delivery import refuse_stale_acks
 from tiegraph.streams.intake import take_batches
 
 TOPIC = "mail.messages.v1"
@@ -17,7 +18,8 @@ TOPIC = "mail.messages.v1"
 class _Message:
     def __init__(self, offset: int, generation_id: int) -> None:
         self.topic, self.offset, self.generation_id = TOPIC, offset, generation_id
-        self.tracked = False
+        self.tp = (TOPIC, 0)
+        self.tracked = self.acked = False
 
 
 class _Event:
@@ -44,15 +46,28 @@ class _App:
         self.flow_control = self
         self.topics = self
         self.acking_topics = {TOPIC}
+        self.monitor = None
 
     def is_active(self) -> bool:
         return self.flow_active
 
 
+class _Stop:
+    """Stands for the StopAsyncIteration Faust's queue raises from `get` once an actor is cancelled."""
+
+
+class _Queue(asyncio.Queue[Any]):
+    async def get(self) -> Any:
+        item = await super().get()
+        if isinstance(item, _Stop):
+            raise StopAsyncIteration
+        return item
+
+
 class _Stream:
     def __init__(self) -> None:
         self.channel = self
-        self.queue: asyncio.Queue[_Event] = asyncio.Queue()
+        self.queue: asyncio.Queue[Any] = _Queue()
 
 
 def _setup(offsets: range, generation_id: int = 1) -> tuple[_App, _Stream, list[_Event]]:
@@ -89,8 +104,17 @@ async def test_a_batch_the_agent_did_not_finish_is_never_acked() -> None:
     assert _offsets(await anext(batches)) == [0, 1, 2, 3]
     with pytest.raises(RuntimeError):
         await batches.athrow(RuntimeError("the graph writer failed mid-batch"))
+    assert app.consumer.acked == []  # never recorded: the worker stops and reads them again
+    assert not app.consumer.unacked  # released: the stop that follows does not wait for them forever
+
+
+async def test_a_cancelled_actor_ends_its_batches_without_acking() -> None:
+    app, stream, _ = _setup(range(0))
+    batches = _batches(app, stream, max_=10)
+    stream.queue.put_nowait(_Stop())  # what Faust's Actor.cancel throws into the channel
+    with pytest.raises(StopAsyncIteration):
+        await anext(batches)
     assert app.consumer.acked == []
-    assert len(app.consumer.unacked) == 4  # held: the rebalance or stop waits, nothing is committed
 
 
 async def test_records_fetched_before_a_rebalance_are_left_out_unacked_and_untracked() -> None:
@@ -131,3 +155,23 @@ async def test_records_taken_while_a_rebalance_is_under_way_are_left_out() -> No
     stream.queue.put_nowait(_Event(app.consumer, 0))
     assert _offsets(await taken) == [0]
     await batches.aclose()
+
+
+def test_after_an_agent_failed_a_batch_the_consumer_records_no_ack() -> None:
+    recorded: list[int] = []
+
+    class _Recording:
+        def __init__(self) -> None:
+            self.unacked: set[Any] = set()
+
+        def ack(self, message: Any) -> bool:
+            recorded.append(message.offset)
+            return True
+
+    consumer, failed = _Recording(), {"now": False}
+    refuse_stale_acks(cast(Any, consumer), lambda: 1, lambda: failed["now"])
+    consumer.ack(_Message(1, generation_id=1))
+    consumer.ack(_Message(2, generation_id=0))  # fetched before a rebalance: not recorded
+    failed["now"] = True  # an agent failed a batch: the worker is stopping to read it again
+    consumer.ack(_Message(3, generation_id=1))
+    assert recorded == [1]

@@ -315,10 +315,21 @@ def strength_bound_key(fast_ab: float, fast_ba: float, slow_ab: float, slow_ba: 
     return math.log2(peak) + ref_at / BOUND_HALF_LIFE if peak > 0 else NO_BOUND_KEY
 
 
+def bounds_apply(model: TieModel) -> bool:
+    """Whether `strength_bound` holds under `model`: half-lives within H, and a share and a cap
+    that keep intensity a mix of the two sums and strength below the saturation term."""
+    return (
+        max(model.fast_half_life, model.slow_half_life) <= BOUND_HALF_LIFE
+        and 0 <= model.fast_share <= 1
+        and model.one_way_cap <= 1
+        and model.saturation > 0
+    )
+
+
 def strength_bound(key: float, now: float, model: TieModel) -> float:
-    """The most a tie with bound `key` can score at `now` (1.0 when the model's half-lives are too
-    long for the bound, so it prunes nothing)."""
-    if max(model.fast_half_life, model.slow_half_life) > BOUND_HALF_LIFE:
+    """The most a tie with bound `key` can score at `now` (1.0 where the bound does not hold, so it
+    prunes nothing)."""
+    if not bounds_apply(model):
         return 1.0
     exponent = key - now / BOUND_HALF_LIFE
     if exponent > 64:  # a bound far above saturation (and no float overflow)

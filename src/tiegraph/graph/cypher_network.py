@@ -17,16 +17,19 @@ _STRENGTH = """
           ELSE (1 - exp(-total / $sat)) * ($cap + (1 - $cap) * sqrt(2 * low / total)) END AS s
 """
 
-# The strongest `$fanout` ties of each of $emails (optionally only to our own people), as
-# (from, to, to is ours, the tie's decay components): the bounded neighbourhood for path search.
-NEIGHBOURS = (
-    """
+# Each of $emails with their ties (optionally only to our own people), inside a subquery per person.
+_EACH_ONES_TIES = """
 UNWIND $emails AS email
 MATCH (x:Person {tenant: $tenant, email: email})
 CALL (x) {
   MATCH (x)-[k:KNOWS]-(y:Person)
   WHERE NOT $internal_only OR y.internal
 """
+
+# The strongest `$fanout` ties of each of $emails (optionally only to our own people), as
+# (from, to, to is ours, the tie's strength): the bounded neighbourhood for path search.
+NEIGHBOURS = (
+    _EACH_ONES_TIES
     + _STRENGTH
     + """
   WHERE s >= $min_strength
@@ -42,13 +45,8 @@ RETURN x.email AS email, other, internal, s
 # taken and the lowest key among them, so the caller can ask NEIGHBOURS again for the people where
 # a tie left out could have ranked.
 NEIGHBOURS_BOUNDED = (
-    """
-UNWIND $emails AS email
-MATCH (x:Person {tenant: $tenant, email: email})
-CALL (x) {
-  MATCH (x)-[k:KNOWS]-(y:Person)
-  WHERE NOT $internal_only OR y.internal
-  WITH k, y, coalesce(k.bound_key, 1.0e300) AS key ORDER BY key DESC LIMIT $candidates
+    _EACH_ONES_TIES
+    + """  WITH k, y, coalesce(k.bound_key, 1.0e300) AS key ORDER BY key DESC LIMIT $candidates
   RETURN collect({k: k, y: y}) AS taken, min(key) AS cutoff
 }
 CALL (taken) {

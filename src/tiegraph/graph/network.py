@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, LiteralString
 
 from tiegraph.core.model import TieModel
-from tiegraph.core.ties import Tie, strength_bound
+from tiegraph.core.ties import Tie, bounds_apply, strength_bound
 from tiegraph.graph import cypher_network as q
 
 Edge = tuple[str, str, bool, float]  # from, to, `to` is one of ours, strength at `now`
@@ -92,6 +92,9 @@ class NetworkStore:
             "min_strength": min_strength,
             **strength_params(model, now),
         }
+        if not bounds_apply(model):
+            rows = await self._read(q.NEIGHBOURS, emails=list(emails), **params)
+            return [(r["email"], r["other"], r["internal"], r["s"]) for r in rows]
         candidates = max(CONTACT_CANDIDATES, 8 * fanout)
         edges: dict[str, list[Edge]] = {email: [] for email in emails}  # in the order asked
         unsure: list[str] = []
@@ -153,7 +156,7 @@ class NetworkStore:
             **strength_params(model, now),
         }
         candidates = max(CONTACT_CANDIDATES, 8 * limit)
-        if limit <= MAX_BOUNDED_LIMIT:  # asked for every contact (alias folding): no use
+        if limit <= MAX_BOUNDED_LIMIT and bounds_apply(model):  # not for every contact (alias folding)
             rows = await self._read(q.STRONGEST_CONTACTS_BOUNDED, candidates=candidates, **params)
             if rows and _complete(rows, limit, candidates, now, model):
                 return [(r, _tie(tenant, email, r["email"], r["person_is_a"], r["tie"])) for r in rows]

@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import signal
 import weakref
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -148,12 +150,13 @@ async def _send_in_batches(producer: AIOKafkaProducer, topic: str, rows: Sequenc
     return futures
 
 
-def refuse_stale_acks(consumer: ConsumerT, generation: Callable[[], int]) -> None:
-    """Make `consumer` ignore acks of messages fetched under an older consumer generation."""
+def refuse_stale_acks(consumer: ConsumerT, generation: Callable[[], int], failed: Callable[[], bool]) -> None:
+    """Make `consumer` ignore acks of messages fetched under an older consumer generation, and
+    every ack once `failed()` (an agent failed a batch: see GuardedApp._on_agent_error)."""
     ack = consumer.ack
 
     def ack_current_generation(message: Message) -> bool:
-        if message.generation_id != generation():
+        if message.generation_id != generation() or failed():
             # Done for the stream (so a stop does not wait for it), but its offset is not recorded.
             message.acked = True
             consumer.unacked.discard(message)
@@ -336,10 +339,22 @@ class GuardedApp(faust.App):
     the module docstring)."""
 
     gapless_topics: frozenset[str] = frozenset()  # full names of topics that never have gaps
+    failed_batch = ""  # why an agent failed a batch; from then on nothing is acked
+
+    async def _on_agent_error(self, agent: Any, exc: BaseException) -> None:
+        """An agent failed a batch (e.g. its records could not reach Kafka): stop the worker for a
+        restart (by the supervisor) that reads the batch again. Faust would restart the agent in
+        place on the next records, and a commit could then pass the failed batch's (Faust's
+        `_new_offset` lets a one-record hole at the head through), so nothing is acked any more."""
+        await super()._on_agent_error(agent, exc)
+        if not self.failed_batch:
+            self.failed_batch = f"{agent.name}: {exc!r}"
+            log.error("agent %s failed a batch; the worker stops to read it again", self.failed_batch)
+            os.kill(os.getpid(), signal.SIGTERM)
 
     def _new_consumer(self) -> ConsumerT:
         consumer = super()._new_consumer()
-        refuse_stale_acks(consumer, lambda: self.consumer_generation_id)
+        refuse_stale_acks(consumer, lambda: self.consumer_generation_id, lambda: bool(self.failed_batch))
         self.seek_fence = SeekFence()
         fence_seeks(consumer, self.seek_fence)
         refuse_false_gaps(consumer, lambda topic: topic in self.gapless_topics)

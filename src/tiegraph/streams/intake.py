@@ -10,8 +10,9 @@ Here:
   record into an event and puts it there): up to `max_` events, waiting at most `within` seconds
   after the first. It does what Faust's stream does per event that matters for the commit:
   leaves out events fetched before the latest rebalance (they are fetched again), and tracks each
-  event as unacked so a rebalance waits for it. Events are acked only when the agent asks for the next batch: a crash,
-  a cancellation or a stop mid-batch leaves the batch unacked, so it is never committed.
+  event as unacked so a rebalance waits for it. Events are acked only when the agent asks for the
+  next batch: a batch the agent fails on or is stopped in is released unacked, so it is never
+  committed, and the worker stops to read it again (GuardedApp._on_agent_error, streams/delivery.py).
 - `deliver_without_tasks` replaces the fetcher's loop with the same loop that awaits each
   delivery directly, falling back to Faust's `wait_first` while the flow is suspended (a
   rebalance: the delivery may wait for flow control to resume, and must give way).
@@ -20,6 +21,7 @@ Here:
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
@@ -35,24 +37,45 @@ async def take_batches(
     """The stream's events in batches of up to `max_`, each acked when the next is asked for."""
     queue = cast(Any, stream.channel).queue  # Faust's ThrowableQueue: errors, flow-control pressure
     loop = asyncio.get_running_loop()
+    inbound = app.monitor.stream_inbound_time if app.monitor is not None else {}
     while True:
         batch: list[EventT[bytes]] = []
-        _admit(app, await queue.get(), batch)
-        deadline = loop.time() + within
-        while len(batch) < max_:
-            if not queue.empty():
-                _admit(app, queue.get_nowait(), batch)
-            elif loop.time() < deadline:
-                # A poll, not `wait_for(queue.get())`: a timeout could cancel a get that had just
-                # taken an event, and the event would be lost.
-                await asyncio.sleep(min(POLL_S, deadline - loop.time()))
-            else:
-                break
+        try:
+            _admit(app, await queue.get(), batch)
+            deadline = loop.time() + within
+            while len(batch) < max_:
+                if not queue.empty():
+                    _admit(app, queue.get_nowait(), batch)
+                elif loop.time() < deadline:
+                    # A poll, not `wait_for(queue.get())`: a timeout could cancel a get that had
+                    # just taken an event, and the event would be lost.
+                    await asyncio.sleep(min(POLL_S, deadline - loop.time()))
+                else:
+                    break
+        except StopAsyncIteration:  # the actor is being cancelled (Faust throws this into the queue)
+            _release(app, batch)
+            return
         if not batch:
             continue
-        yield batch  # a close or an exception here leaves the batch unacked
+        now = time.monotonic()
+        for event in batch:  # what Faust's monitor reads to tell a busy stream from a stuck one
+            inbound[event.message.tp] = now
+        try:
+            yield batch
+        except BaseException:  # the agent failed or was closed mid-batch: never acked
+            _release(app, batch)
+            raise
         for event in batch:
             event.ack()
+
+
+def _release(app: AppT, batch: list[EventT[bytes]]) -> None:
+    """Let go of a batch the agent did not finish, without acking it: its offsets are not recorded
+    (the records are read again after the restart), and a rebalance or stop, which waits for
+    every tracked record, does not wait for these forever."""
+    for event in batch:
+        event.message.acked = True
+        app.consumer.unacked.discard(event.message)
 
 
 def _admit(app: AppT, event: EventT[bytes], batch: list[EventT[bytes]]) -> None:
