@@ -347,6 +347,13 @@ class GuardedApp(faust.App):
         place on the next records, and a commit could then pass the failed batch's (Faust's
         `_new_offset` lets a one-record hole at the head through), so nothing is acked any more."""
         await super()._on_agent_error(agent, exc)
+        # The failed batch's records stay tracked (its iterator may never be closed: the crash's
+        # traceback keeps it alive), and the stop waits for every tracked record: let them all go.
+        # Nothing is acked from here on anyway, so no offset is recorded for any of them.
+        if self._consumer is not None:
+            for message in list(self._consumer.unacked):
+                message.acked = True
+            self._consumer.unacked.clear()
         if not self.failed_batch:
             self.failed_batch = f"{agent.name}: {exc!r}"
             log.error("agent %s failed a batch; the worker stops to read it again", self.failed_batch)
