@@ -96,15 +96,11 @@ class Tie:
             stored = self.stored_replies
             return {d: (stored[d][0], int(stored[d][1])) if d in stored else (0.0, 0) for d in ("ab", "ba")}
         totals = {d: list(self.settled_replies.get(d, [0.0, 0])) for d in ("ab", "ba")}
-        ab, ba = totals["ab"], totals["ba"]
         for turns in self.conversations.values():
-            prev_from_a, prev_at = turns[0]
-            for from_a, at in itertools.islice(turns, 1, None):
-                if from_a != prev_from_a:  # a change of speaker is an answer (`_answers`)
-                    total = ab if from_a else ba
-                    total[0] += at - prev_at
-                    total[1] += 1
-                prev_from_a, prev_at = from_a, at
+            for direction, gap in _answers(turns):
+                total = totals[direction]
+                total[0] += gap
+                total[1] += 1
         return {d: (seconds, int(count)) for d, (seconds, count) in totals.items()}
 
     def to_state(self, update: dict[str, Any] | None = None) -> dict[str, Any]:

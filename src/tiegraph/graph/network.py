@@ -92,20 +92,19 @@ class NetworkStore:
             "min_strength": min_strength,
             **strength_params(model, now),
         }
-        if not bounds_apply(model):
-            rows = await self._read(q.NEIGHBOURS, emails=list(emails), **params)
-            return [(r["email"], r["other"], r["internal"], r["s"]) for r in rows]
-        candidates = max(CONTACT_CANDIDATES, 8 * fanout)
         edges: dict[str, list[Edge]] = {email: [] for email in emails}  # in the order asked
-        unsure: list[str] = []
-        for row in await self._read(q.NEIGHBOURS_BOUNDED, emails=list(emails), candidates=candidates, **params):
-            found = row["found"]
-            if row["candidates"] < candidates or _beats_left_out(
-                [f["s"] for f in found], fanout, min_strength, strength_bound(row["cutoff"], now, model)
-            ):
-                edges[row["email"]] = [(row["email"], f["other"], f["internal"], f["s"]) for f in found]
-            else:
-                unsure.append(row["email"])
+        unsure = list(emails)  # the people to rank over all their ties
+        if bounds_apply(model):
+            candidates = max(CONTACT_CANDIDATES, 8 * fanout)
+            unsure = []
+            for row in await self._read(q.NEIGHBOURS_BOUNDED, emails=list(emails), candidates=candidates, **params):
+                found = row["found"]
+                if row["candidates"] < candidates or _beats_left_out(
+                    [f["s"] for f in found], fanout, min_strength, strength_bound(row["cutoff"], now, model)
+                ):
+                    edges[row["email"]] = [(row["email"], f["other"], f["internal"], f["s"]) for f in found]
+                else:
+                    unsure.append(row["email"])
         if unsure:
             for r in await self._read(q.NEIGHBOURS, emails=unsure, **params):
                 edges[r["email"]].append((r["email"], r["other"], r["internal"], r["s"]))

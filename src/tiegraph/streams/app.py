@@ -151,7 +151,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     app.sensors.add(failures)
 
     async def stream_batches(stream: StreamT[bytes], stage: str) -> AsyncIterator[Sequence[EventT[bytes]]]:
-        """The stage's batches; acks held until the agent finishes each (streams/delivery.py)."""
+        """The stage's batches, each acked when the agent asks for the next (streams/intake.py)."""
         async for batch in take_batches(app, stream, settings.stream_batch_size, settings.stream_batch_seconds):
             metrics.count_processed(stage, len(batch))
             yield batch

@@ -47,7 +47,7 @@ from faust.streams import _current_event
 from faust.types import TP, AppT, ConsumerT, EventT, Message, ProducerT, TableT
 
 from tiegraph.errors import StreamUnavailable
-from tiegraph.streams.intake import deliver_without_tasks
+from tiegraph.streams.intake import deliver_without_tasks, let_go
 from tiegraph.streams.topics import key_partition
 
 log = logging.getLogger(__name__)
@@ -157,9 +157,7 @@ def refuse_stale_acks(consumer: ConsumerT, generation: Callable[[], int], failed
 
     def ack_current_generation(message: Message) -> bool:
         if message.generation_id != generation() or failed():
-            # Done for the stream (so a stop does not wait for it), but its offset is not recorded.
-            message.acked = True
-            consumer.unacked.discard(message)
+            let_go(consumer, [message])  # done for the stream, but its offset is not recorded
             return False
         return ack(message)
 
@@ -351,9 +349,7 @@ class GuardedApp(faust.App):
         # traceback keeps it alive), and the stop waits for every tracked record: let them all go.
         # Nothing is acked from here on anyway, so no offset is recorded for any of them.
         if self._consumer is not None:
-            for message in list(self._consumer.unacked):
-                message.acked = True
-            self._consumer.unacked.clear()
+            let_go(self._consumer, self._consumer.unacked)
         if not self.failed_batch:
             self.failed_batch = f"{agent.name}: {exc!r}"
             log.error("agent %s failed a batch; the worker stops to read it again", self.failed_batch)

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any, cast
 
 from faust.transport.consumer import CONSUMER_FETCHING
-from faust.types import AppT, ConsumerT, EventT, StreamT
+from faust.types import AppT, ConsumerT, EventT, Message, StreamT
 
 POLL_S = 0.005  # how often a batch still filling checks its queue (only while it is not full)
 
@@ -53,7 +53,7 @@ async def take_batches(
                 else:
                     break
         except StopAsyncIteration:  # the actor is being cancelled (Faust throws this into the queue)
-            _release(app, batch)
+            let_go(app.consumer, [event.message for event in batch])
             return
         if not batch:
             continue
@@ -63,19 +63,19 @@ async def take_batches(
         try:
             yield batch
         except BaseException:  # the agent failed or was closed mid-batch: never acked
-            _release(app, batch)
+            let_go(app.consumer, [event.message for event in batch])
             raise
         for event in batch:
             event.ack()
 
 
-def _release(app: AppT, batch: list[EventT[bytes]]) -> None:
-    """Let go of a batch the agent did not finish, without acking it: its offsets are not recorded
-    (the records are read again after the restart), and a rebalance or stop, which waits for
-    every tracked record, does not wait for these forever."""
-    for event in batch:
-        event.message.acked = True
-        app.consumer.unacked.discard(event.message)
+def let_go(consumer: ConsumerT, messages: Iterable[Message]) -> None:
+    """Mark `messages` done without acking them: their offsets are not recorded (they are read
+    again, after a rebalance or a restart), and a rebalance or stop, which waits for every tracked
+    record, does not wait for these forever."""
+    for message in list(messages):  # a copy: `messages` may be the unacked set itself
+        message.acked = True
+        consumer.unacked.discard(message)
 
 
 def _admit(app: AppT, event: EventT[bytes], batch: list[EventT[bytes]]) -> None:
