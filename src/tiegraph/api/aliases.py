@@ -2,8 +2,8 @@
 
 Ties stay stored per address; a read resolves an address to its person (the alias's owner) and
 sums the ties of all the person's addresses with `merge_ties`. The tenant's aliases are few (a
-handful per connected mailbox), so they are loaded whole for each request; a tenant without any
-takes the plain single-address reads.
+handful per connected mailbox), so they are loaded whole for each request, with the caller's API
+key (api/deps.py); a tenant without any takes the plain single-address reads.
 """
 
 from __future__ import annotations
@@ -44,10 +44,6 @@ class Identities:
     def addresses(self, person: str) -> list[str]:
         """The person's address first, then its aliases."""
         return [person, *(a.alias for a in self.aliases_of.get(person, ()))]
-
-
-async def identities(graph: GraphStore, tenant: str) -> Identities:
-    return Identities.of(await graph.aliases(tenant))
 
 
 async def folded_contacts(

@@ -8,10 +8,11 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
 
+from tiegraph.api.aliases import Identities
 from tiegraph.api.errors import ApiError
 from tiegraph.core.identity import InvalidAddress, normalize_email
 from tiegraph.core.model import TieModel
-from tiegraph.graph.neo4j import GraphStore, TenantInfo
+from tiegraph.graph.neo4j import Caller, GraphStore, TenantInfo
 from tiegraph.logs import bind_log_context
 from tiegraph.settings import Settings
 
@@ -30,19 +31,35 @@ GraphDep = Annotated[GraphStore, Depends(get_graph)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def get_tenant(graph: GraphDep, authorization: Annotated[str | None, Header()] = None) -> TenantInfo:
-    """The tenant the bearer key belongs to; 401 for a missing, malformed or unknown key."""
+async def get_caller(graph: GraphDep, authorization: Annotated[str | None, Header()] = None) -> Caller:
+    """Who the bearer key belongs to; 401 for a missing, malformed or unknown key."""
     scheme, _, key = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiError(401, "unauthorized", "send an API key as 'Authorization: Bearer <key>'")
-    tenant = await graph.tenant_for_key(key.strip())
-    if tenant is None:
+    caller = await graph.caller(key.strip())
+    if caller is None:
         raise ApiError(401, "unauthorized", "the API key is not valid")
-    bind_log_context(tenant=tenant.name)  # every log line of this request names its tenant
-    return tenant
+    bind_log_context(tenant=caller.tenant.name)  # every log line of this request names its tenant
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def get_tenant(caller: CallerDep) -> TenantInfo:
+    """The caller's tenant (the key is looked up once per request: FastAPI caches dependencies)."""
+    return caller.tenant
 
 
 TenantDep = Annotated[TenantInfo, Depends(get_tenant)]
+
+
+def get_identities(caller: CallerDep) -> Identities:
+    """The caller's tenant's aliases, read with the key."""
+    return Identities.of(caller.aliases)
+
+
+IdentitiesDep = Annotated[Identities, Depends(get_identities)]
 
 
 def get_model(tenant: TenantDep) -> TieModel:

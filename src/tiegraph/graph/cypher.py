@@ -117,10 +117,18 @@ RETURN t.name AS name, coalesce(t.domains, []) AS domains, t.model AS model
 
 TENANTS = "MATCH (t:Tenant) RETURN t.name AS name, coalesce(t.domains, []) AS domains, t.model AS model"
 
+# The key's tenant with the tenant's aliases, which nearly every read needs (api/aliases.py): one
+# round trip for both.
 TENANT_BY_KEY = """
 MATCH (k:ApiKey {hash: $key_hash}) WHERE k.revoked_at IS NULL
 MATCH (t:Tenant {name: k.tenant})
-RETURN t.name AS name, coalesce(t.domains, []) AS domains, t.model AS model
+CALL (t) {
+  MATCH (a:Person)-[l:ALIAS_OF {tenant: t.name}]->(o:Person)
+  WITH a, l, o ORDER BY o.email, a.email
+  RETURN collect({alias: a.email, owner: o.email, name: coalesce(l.name, ''), messages: coalesce(l.messages, 0)})
+         AS aliases
+}
+RETURN t.name AS name, coalesce(t.domains, []) AS domains, t.model AS model, aliases
 """
 
 PERSON = """
@@ -133,9 +141,9 @@ RETURN p.email AS email, coalesce(p.name, '') AS name, coalesce(p.internal, fals
 CONTACTS = """
 MATCH (p:Person {tenant: $tenant, email: $email})-[k:KNOWS]-(c:Person)
 OPTIONAL MATCH (c)-[:WORKS_AT]->(o:Organization)
-RETURN c.email AS email, coalesce(c.name, '') AS name, coalesce(c.internal, false) AS internal,
-       o.domain AS organization, properties(k) AS tie, startNode(k) = p AS person_is_a,
-       coalesce(c.sends, false) AS sends, COUNT { (c)-[:KNOWS]-() } AS correspondents
+RETURN collect({email: c.email, name: coalesce(c.name, ''), internal: coalesce(c.internal, false),
+                organization: o.domain, tie: properties(k), person_is_a: startNode(k) = p,
+                sends: coalesce(c.sends, false), correspondents: COUNT { (c)-[:KNOWS]-() }}) AS rows
 """
 
 AWAITING_REPLY = """
@@ -145,11 +153,10 @@ WITH p, k, c, person_is_a,
      CASE WHEN person_is_a THEN k.awaiting_a ELSE k.awaiting_b END AS owed,
      CASE WHEN person_is_a THEN k.awaiting_a_at ELSE k.awaiting_b_at END AS since
 WHERE owed > 0
+WITH p, k, c, person_is_a, owed, since ORDER BY since DESC, c.email LIMIT $limit
 OPTIONAL MATCH (c)-[:WORKS_AT]->(o:Organization)
-RETURN c.email AS email, coalesce(c.name, '') AS name, coalesce(c.internal, false) AS internal,
-       o.domain AS organization, owed, since, properties(k) AS tie, person_is_a
-ORDER BY since DESC, email
-LIMIT $limit
+RETURN collect({email: c.email, name: coalesce(c.name, ''), internal: coalesce(c.internal, false),
+                organization: o.domain, owed: owed, since: since, tie: properties(k), person_is_a: person_is_a}) AS rows
 """
 
 TIE = """

@@ -36,7 +36,7 @@ NEIGHBOURS = (
   ORDER BY s DESC LIMIT $fanout
   RETURN y.email AS other, coalesce(y.internal, false) AS internal, s
 }
-RETURN x.email AS email, other, internal, s
+RETURN collect({email: x.email, other: other, internal: internal, s: s}) AS rows
 """
 )
 
@@ -59,7 +59,7 @@ CALL (taken) {
   WITH y, s ORDER BY s DESC LIMIT $fanout
   RETURN collect({other: y.email, internal: coalesce(y.internal, false), s: s}) AS found
 }
-RETURN x.email AS email, found, size(taken) AS candidates, cutoff
+RETURN collect({email: x.email, found: found, candidates: size(taken), cutoff: cutoff}) AS rows
 """
 )
 
@@ -72,7 +72,7 @@ WHERE y.email IN $right
 """
     + _STRENGTH
     + """
-RETURN x.email AS email, y.email AS other, coalesce(y.internal, false) AS internal, s
+RETURN collect({email: x.email, other: y.email, internal: coalesce(y.internal, false), s: s}) AS rows
 """
 )
 
@@ -80,20 +80,20 @@ RETURN x.email AS email, y.email AS other, coalesce(y.internal, false) AS intern
 TIES = """
 UNWIND $pairs AS pair
 MATCH (a:Person {tenant: $tenant, email: pair[0]})-[k:KNOWS]-(b:Person {tenant: $tenant, email: pair[1]})
-RETURN a.email AS a, b.email AS b, properties(k) AS tie, startNode(k) = a AS first_is_a
+RETURN collect({a: a.email, b: b.email, tie: properties(k), first_is_a: startNode(k) = a}) AS rows
 """
 
 PEOPLE = """
 UNWIND $emails AS email
 MATCH (p:Person {tenant: $tenant, email: email})
 OPTIONAL MATCH (p)-[:WORKS_AT]->(o:Organization)
-RETURN p.email AS email, coalesce(p.name, '') AS name, coalesce(p.internal, false) AS internal,
-       o.domain AS organization, COUNT { (p)-[:KNOWS]-() } AS ties
+RETURN collect({email: p.email, name: coalesce(p.name, ''), internal: coalesce(p.internal, false),
+                organization: o.domain, ties: COUNT { (p)-[:KNOWS]-() }}) AS rows
 """
 
 ORGANIZATION_MEMBERS = """
 MATCH (:Organization {tenant: $tenant, domain: $domain})<-[:WORKS_AT]-(m:Person)
-RETURN m.email AS email, coalesce(m.name, '') AS name
+RETURN collect({email: m.email, name: coalesce(m.name, '')}) AS rows
 """
 
 ORGANIZATION = """
@@ -174,8 +174,8 @@ WHERE coalesce(c.sends, false) OR COUNT { (c)-[:KNOWS]-() } < $group_min
     + """
 WITH p, c, k, s ORDER BY s DESC, c.email LIMIT $limit
 OPTIONAL MATCH (c)-[:WORKS_AT]->(o:Organization)
-RETURN c.email AS email, coalesce(c.name, '') AS name, coalesce(c.internal, false) AS internal,
-       o.domain AS organization, properties(k) AS tie, startNode(k) = p AS person_is_a
+RETURN collect({email: c.email, name: coalesce(c.name, ''), internal: coalesce(c.internal, false),
+                organization: o.domain, tie: properties(k), person_is_a: startNode(k) = p}) AS rows
 """
 )
 
@@ -197,9 +197,9 @@ WHERE coalesce(c.sends, false) OR COUNT { (c)-[:KNOWS]-() } < $group_min
     + """
 WITH p, c, k, s, candidates, cutoff ORDER BY s DESC, c.email LIMIT $limit
 OPTIONAL MATCH (c)-[:WORKS_AT]->(o:Organization)
-RETURN c.email AS email, coalesce(c.name, '') AS name, coalesce(c.internal, false) AS internal,
-       o.domain AS organization, properties(k) AS tie, startNode(k) = p AS person_is_a,
-       s, candidates, cutoff
+RETURN collect({email: c.email, name: coalesce(c.name, ''), internal: coalesce(c.internal, false),
+                organization: o.domain, tie: properties(k), person_is_a: startNode(k) = p,
+                s: s, candidates: candidates, cutoff: cutoff}) AS rows
 """
 )
 
@@ -213,8 +213,8 @@ WITH p, collect({t: t, k: k}) AS known, max(s) AS best
 WITH p, best, size(known) AS knows, known[..3] AS via
 ORDER BY best DESC, knows DESC, p.email LIMIT $limit
 UNWIND via AS v
-RETURN p.email AS email, coalesce(p.name, '') AS name, knows, v.t.email AS target,
-       coalesce(v.t.name, '') AS target_name, properties(v.k) AS tie, startNode(v.k) = p AS person_is_a
+RETURN collect({email: p.email, name: coalesce(p.name, ''), knows: knows, target: v.t.email,
+                target_name: coalesce(v.t.name, ''), tie: properties(v.k), person_is_a: startNode(v.k) = p}) AS rows
 """
 )
 
@@ -240,7 +240,7 @@ CONNECTED_MEMBERS = """
 MATCH (:Organization {tenant: $tenant, domain: $domain})<-[:WORKS_AT]-(m:Person)
 WITH m, COUNT { (m)-[:KNOWS]-() } AS degree
 ORDER BY degree DESC, m.email LIMIT $limit
-RETURN m.email AS email
+RETURN collect(m.email) AS emails
 """
 
 # Ties erased on the topics (a tombstone on tie.updates.v1).
@@ -260,6 +260,6 @@ WHERE p.internal AND p <> t
 """
     + _STRENGTH
     + """
-RETURN p.email AS email, coalesce(p.name, '') AS name, t.email AS member, s
+RETURN collect({email: p.email, name: coalesce(p.name, ''), member: t.email, s: s}) AS rows
 """
 )

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, LiteralString
 
-from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction
+from neo4j import READ_ACCESS, AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
 from tiegraph.core.aliases import Alias
@@ -41,9 +41,22 @@ class TenantInfo:
         return cls(row["name"], tuple(row["domains"]), overrides)
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """What an API key says about who calls: the tenant, and the tenant's aliases (every read
+    folds a person's addresses with them, api/aliases.py), learned in one round trip."""
+
+    tenant: TenantInfo
+    aliases: list[Alias]
+
+
 def hash_api_key(key: str) -> str:
     """Keys are stored only as this hash; a leaked database holds no usable key."""
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _aliases(tenant: str, rows: Iterable[dict[str, Any]]) -> list[Alias]:
+    return [Alias(tenant, r["alias"], r["owner"], r["name"], int(r["messages"])) for r in rows]
 
 
 def tie_props(update: dict[str, Any]) -> dict[str, Any]:
@@ -147,11 +160,19 @@ class GraphStore(NetworkStore):
             raise
 
     async def _read(self, query: LiteralString, **params: Any) -> list[dict[str, Any]]:
+        """A read in one round trip: an auto-commit query (a managed transaction adds a commit's
+        round trip, and retries that an API request cannot wait for). Values are maps, lists and
+        scalars only, so records need none of `Record.data()`'s conversion of nodes."""
         try:
-            records, _, _ = await self._driver.execute_query(query, params, routing_="r")
+            async with self._driver.session(default_access_mode=READ_ACCESS) as session:
+                result = await session.run(query, params)
+                return [dict(zip(record.keys(), record.values(), strict=True)) async for record in result]
         except (ServiceUnavailable, SessionExpired, DriverError, OSError) as exc:
             raise GraphUnavailable(f"Neo4j unavailable: {exc}") from exc
-        return [r.data() for r in records]
+        except Neo4jError as exc:
+            if exc.is_retryable():
+                raise GraphUnavailable(f"Neo4j busy: {exc}") from exc
+            raise
 
     async def ping(self) -> None:
         try:
@@ -193,8 +214,7 @@ class GraphStore(NetworkStore):
 
     async def aliases(self, tenant: str) -> list[Alias]:
         """Every alias of the tenant with its owner (few: a handful per connected mailbox)."""
-        rows = await self._read(cypher.ALIASES, tenant=tenant)
-        return [Alias(tenant, r["alias"], r["owner"], r["name"], int(r["messages"])) for r in rows]
+        return _aliases(tenant, await self._read(cypher.ALIASES, tenant=tenant))
 
     async def write_counters(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
@@ -233,9 +253,13 @@ class GraphStore(NetworkStore):
     async def tenants(self) -> list[TenantInfo]:
         return [TenantInfo.from_row(r) for r in await self._read(cypher.TENANTS)]
 
-    async def tenant_for_key(self, key: str) -> TenantInfo | None:
+    async def caller(self, key: str) -> Caller | None:
+        """The tenant of an API key, with its aliases; None for an unknown or revoked key."""
         rows = await self._read(cypher.TENANT_BY_KEY, key_hash=hash_api_key(key))
-        return TenantInfo.from_row(rows[0]) if rows else None
+        if not rows:
+            return None
+        tenant = TenantInfo.from_row(rows[0])
+        return Caller(tenant, _aliases(tenant.name, rows[0]["aliases"]))
 
     async def person(self, tenant: str, email: str) -> dict[str, Any] | None:
         rows = await self._read(cypher.PERSON, tenant=tenant, email=email)
@@ -244,7 +268,7 @@ class GraphStore(NetworkStore):
     async def contacts(self, tenant: str, email: str) -> list[tuple[dict[str, Any], Tie]]:
         """Every contact of a person with the tie oriented so that `a` is the person."""
         found = []
-        for row in await self._read(cypher.CONTACTS, tenant=tenant, email=email):
+        for row in await self._read_rows(cypher.CONTACTS, tenant=tenant, email=email):
             a, b = (email, row["email"]) if row["person_is_a"] else (row["email"], email)
             found.append((row, tie_from_props(tenant, a, b, row["tie"])))
         return found
@@ -252,7 +276,7 @@ class GraphStore(NetworkStore):
     async def awaiting_reply(self, tenant: str, email: str, limit: int) -> list[tuple[dict[str, Any], Tie]]:
         """Contacts whose last message in some conversation this person has not answered."""
         found = []
-        for row in await self._read(cypher.AWAITING_REPLY, tenant=tenant, email=email, limit=limit):
+        for row in await self._read_rows(cypher.AWAITING_REPLY, tenant=tenant, email=email, limit=limit):
             a, b = (email, row["email"]) if row["person_is_a"] else (row["email"], email)
             found.append((row, tie_from_props(tenant, a, b, row["tie"])))
         return found

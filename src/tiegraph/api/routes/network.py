@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from tiegraph.api.aliases import folded_who_knows, identities
-from tiegraph.api.deps import GraphDep, ModelDep, NowDep, TenantDep, as_email
+from tiegraph.api.aliases import folded_who_knows
+from tiegraph.api.deps import GraphDep, IdentitiesDep, ModelDep, NowDep, TenantDep, as_email
 from tiegraph.api.errors import ApiError
 from tiegraph.api.network import Ask, coverage_of, explain_paths, find_paths, who_knows
 from tiegraph.api.routes.people import _known_person
@@ -58,6 +58,7 @@ async def _require(ask: Ask, name: str, is_domain: bool) -> None:
 async def get_who_knows(
     target: Target,
     tenant: TenantDep,
+    ids: IdentitiesDep,
     graph: GraphDep,
     model: ModelDep,
     now: NowDep,
@@ -67,7 +68,6 @@ async def get_who_knows(
     A person's aliases fold: the answer is for the person, over all their addresses and ours."""
     ask = Ask(graph, tenant.name, model, now)
     name, is_domain = _parse_target(target)
-    ids = await identities(graph, tenant.name)
     if not is_domain and ids.owner_of:
         name = ids.person(name)
         people = (await folded_who_knows(graph, tenant.name, name, ids, model, now))[:limit]
@@ -83,6 +83,7 @@ async def get_who_knows(
 async def get_paths(
     to: Target,
     tenant: TenantDep,
+    ids: IdentitiesDep,
     graph: GraphDep,
     model: ModelDep,
     now: NowDep,
@@ -97,7 +98,6 @@ async def get_paths(
     """
     ask = Ask(graph, tenant.name, model, now)
     name, is_domain = _parse_target(to)
-    ids = await identities(graph, tenant.name)
     start = as_email(source) if source is not None else None
     if is_domain:
         people = await graph.connected_members(tenant.name, name, PATH_TARGETS_PER_ORGANIZATION)

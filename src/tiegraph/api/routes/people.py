@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from tiegraph.api.aliases import Identities, folded_contacts, folded_tie, identities
-from tiegraph.api.deps import GraphDep, ModelDep, NowDep, TenantDep, as_email
+from tiegraph.api.aliases import Identities, folded_contacts, folded_tie
+from tiegraph.api.deps import GraphDep, IdentitiesDep, ModelDep, NowDep, TenantDep, as_email
 from tiegraph.api.errors import ApiError
 from tiegraph.api.schemas import AliasView, Awaiting, AwaitingReply, Contacts, ErrorBody, Person, TieView
 from tiegraph.api.views import contact_view, explain, iso, person_view
@@ -40,10 +40,11 @@ def _with_aliases(person: Person, ids: Identities) -> Person:
 
 
 @router.get("/people/{email}", response_model=Person)
-async def get_person(email: str, tenant: TenantDep, graph: GraphDep, model: ModelDep, now: NowDep) -> Person:
+async def get_person(
+    email: str, tenant: TenantDep, ids: IdentitiesDep, graph: GraphDep, model: ModelDep, now: NowDep
+) -> Person:
     """A person of the caller's tenant: organisation, internal or not, number of ties. An alias
     answers its owner, whose `aliases` lists it; `ties` then counts contacts over every address."""
-    ids = await identities(graph, tenant.name)
     address, row = await _known_person(graph, tenant.name, email, ids)
     if len(ids.addresses(address)) > 1:
         row = {**row, "ties": len(await folded_contacts(graph, tenant.name, address, ids, model, now))}
@@ -54,6 +55,7 @@ async def get_person(email: str, tenant: TenantDep, graph: GraphDep, model: Mode
 async def get_contacts(
     email: str,
     tenant: TenantDep,
+    ids: IdentitiesDep,
     graph: GraphDep,
     model: ModelDep,
     now: NowDep,
@@ -61,7 +63,6 @@ async def get_contacts(
 ) -> Contacts:
     """A person's contacts, strongest first, each with strength, band and evidence. Aliases fold:
     the person's and each contact's (`aliases` on each lists the addresses summed in)."""
-    ids = await identities(graph, tenant.name)
     address, row = await _known_person(graph, tenant.name, email, ids)
     if not ids.owner_of:
         # Ranked and cut in Neo4j with the same formula (groups left out there too), explained here.
@@ -84,13 +85,13 @@ async def get_contacts(
 async def get_awaiting_reply(
     email: str,
     tenant: TenantDep,
+    ids: IdentitiesDep,
     graph: GraphDep,
     model: ModelDep,
     now: NowDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> AwaitingReply:
     """Conversations where the last message came to this person and they have not answered, newest first."""
-    ids = await identities(graph, tenant.name)
     address, row = await _known_person(graph, tenant.name, email, ids)
     awaiting = []
     for contact, tie in await graph.awaiting_reply(tenant.name, address, limit):
@@ -111,10 +112,11 @@ async def get_awaiting_reply(
 
 
 @router.get("/ties/{a}/{b}", response_model=TieView)
-async def get_tie(a: str, b: str, tenant: TenantDep, graph: GraphDep, model: ModelDep, now: NowDep) -> TieView:
+async def get_tie(
+    a: str, b: str, tenant: TenantDep, ids: IdentitiesDep, graph: GraphDep, model: ModelDep, now: NowDep
+) -> TieView:
     """One tie, explained from `a`'s side. Between people with aliases it sums the ties of all
     their addresses (`folded` lists the stored ties summed)."""
-    ids = await identities(graph, tenant.name)
     first, second = ids.person(as_email(a)), ids.person(as_email(b))
     folded: list[list[str]] = []
     if len(ids.addresses(first)) == 1 and len(ids.addresses(second)) == 1:
