@@ -37,7 +37,7 @@ def _matches(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def require_operator(
+async def require_operator(
     settings: SettingsDep,
     authorization: Annotated[str | None, Header()] = None,
     tiegraph_ops: Annotated[str | None, Cookie()] = None,
@@ -68,7 +68,7 @@ async def ops_page(
         redirect = RedirectResponse("/ops", status_code=303)  # keep the token out of the address bar
         redirect.set_cookie(COOKIE, expected, httponly=True, samesite="strict", path="/")
         return redirect
-    require_operator(settings, request.headers.get("authorization"), request.cookies.get(COOKIE))
+    await require_operator(settings, request.headers.get("authorization"), request.cookies.get(COOKIE))
     now = time.time()
     report: dict[str, Any] | None = None
     lag_error = letters_error = None
