@@ -34,7 +34,7 @@ async def _write_graph(graph: GraphStore) -> list[str]:
 
 
 async def _exact(graph: GraphStore, email: str, now: float, limit: int) -> list[tuple[str, float]]:
-    rows = await graph._read(
+    rows = await graph._read_rows(
         q.STRONGEST_CONTACTS,
         tenant=TENANT,
         email=email,
@@ -77,9 +77,10 @@ async def test_path_search_neighbourhoods_among_the_best_bounds_equal_those_over
     population = generate_population(600, seed=3, home_domain=HOME)
     people = [*busiest, *population.emails[100:110]]  # hubs and ordinary people in one ask
     monkeypatch.setattr(network, "CONTACT_CANDIDATES", 30)
+    monkeypatch.setattr(network, "NEIGHBOURS_PER_QUERY", 4)  # the 14 people in 4 concurrent asks
     now = WRITTEN_AT + 30 * DAY
     found = await graph.strongest_neighbours(TENANT, people, MODEL, now, 5, internal_only, min_strength)
-    exact = await graph._read(
+    exact = await graph._read_rows(
         q.NEIGHBOURS,
         tenant=TENANT,
         emails=people,
