@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -63,14 +64,16 @@ async def get_contacts(
 ) -> Contacts:
     """A person's contacts, strongest first, each with strength, band and evidence. Aliases fold:
     the person's and each contact's (`aliases` on each lists the addresses summed in)."""
-    address, row = await _known_person(graph, tenant.name, email, ids)
     if not ids.owner_of:
-        # Ranked and cut in Neo4j with the same formula (groups left out there too), explained here.
-        contacts = [
-            contact_view(r, tie, address, now, model)
-            for r, tie in await graph.strongest_contacts(tenant.name, address, model, now, limit)
-        ]
+        # Ranked and cut in Neo4j with the same formula (groups left out there too), explained
+        # here; the person is read alongside (404 if unknown), one wait for both.
+        address = as_email(email)
+        (_, row), ranked = await asyncio.gather(
+            _known_person(graph, tenant.name, email), graph.strongest_contacts(tenant.name, address, model, now, limit)
+        )
+        contacts = [contact_view(r, tie, address, now, model) for r, tie in ranked]
     else:  # every tie of every address, folded, then ranked here
+        address, row = await _known_person(graph, tenant.name, email, ids)
         folded = await folded_contacts(graph, tenant.name, address, ids, model, now)
         contacts = [
             contact_view(r, tie, address, now, model).model_copy(update={"aliases": seen}) for r, tie, seen in folded
