@@ -45,7 +45,7 @@ from tiegraph.streams import topics as t
 from tiegraph.streams.backpressure import WriteWaits, write_until_done
 from tiegraph.streams.delivery import BatchDelivery, GuardedApp, SendFailures, make_current
 from tiegraph.streams.erase import is_erase_command, is_forget_authors_command, split_deletions
-from tiegraph.streams.intake import take_batches
+from tiegraph.streams.intake import RawSchema, take_batches
 from tiegraph.streams.lag import read_lag
 from tiegraph.streams.state import BatchCounts, DistinctCounts, TieCache
 from tiegraph.streams.tenants import TenantDirectory
@@ -113,9 +113,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     app.gapless_topics = frozenset(names[n] for n in t.ALL_TOPICS if n not in t.COMPACTED)
 
     def topic(name: str) -> faust.TopicT:
-        return app.topic(
-            names[name], partitions=settings.topic_partitions, key_serializer="raw", value_serializer="raw"
-        )
+        return app.topic(names[name], partitions=settings.topic_partitions, schema=RawSchema())
 
     mail_messages, calendar_events, interactions = (
         topic(t.MAIL_MESSAGES),
