@@ -1,5 +1,7 @@
 """Cypher for the network reads (who knows, paths, coverage, going cold) and for erasure,
-blocklists and API keys. Parameterised and filtered by tenant, always."""
+blocklists and API keys. Parameterised and filtered by tenant, always. A read that can return
+many rows returns them collected into one, `rows` (NetworkStore._read_rows): the driver's cost
+is per record."""
 
 SCHEMA = [
     "CREATE CONSTRAINT blocked_key IF NOT EXISTS FOR (b:Blocked) REQUIRE (b.tenant, b.value) IS UNIQUE",

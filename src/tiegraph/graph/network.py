@@ -96,22 +96,6 @@ class NetworkStore:
         first among each one's ties with the highest strength bounds, then over all ties of those
         for whom a tie left out could have ranked. A long list is asked in concurrent parts, which
         Neo4j runs on separate cores."""
-        parts = [emails[i : i + NEIGHBOURS_PER_QUERY] for i in range(0, len(emails), NEIGHBOURS_PER_QUERY)]
-        found = await asyncio.gather(
-            *(self._neighbours_of(tenant, part, model, now, fanout, internal_only, min_strength) for part in parts)
-        )
-        return [edge for part in found for edge in part]
-
-    async def _neighbours_of(
-        self,
-        tenant: str,
-        emails: Sequence[str],
-        model: TieModel,
-        now: float,
-        fanout: int,
-        internal_only: bool,
-        min_strength: float,
-    ) -> list[Edge]:
         params = {
             "tenant": tenant,
             "fanout": fanout,
@@ -119,6 +103,14 @@ class NetworkStore:
             "min_strength": min_strength,
             **strength_params(model, now),
         }
+        parts = [emails[i : i + NEIGHBOURS_PER_QUERY] for i in range(0, len(emails), NEIGHBOURS_PER_QUERY)]
+        found = await asyncio.gather(*(self._neighbours_of(part, model, now, params) for part in parts))
+        return [edge for part in found for edge in part]
+
+    async def _neighbours_of(
+        self, emails: Sequence[str], model: TieModel, now: float, params: dict[str, Any]
+    ) -> list[Edge]:
+        fanout, min_strength = params["fanout"], params["min_strength"]
         edges: dict[str, list[Edge]] = {email: [] for email in emails}  # in the order asked
         unsure = list(emails)  # the people to rank over all their ties
         if bounds_apply(model):
