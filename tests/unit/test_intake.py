@@ -1,16 +1,17 @@
 """`take_batches` (streams/intake.py) on a Faust-shaped app and channel: what it hands out, when it
-acks, and what it leaves unacked."""
+acks, and what it leaves unacked; `RawSchema`'s events against Faust's."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any, cast
 
+import faust
 import pytest
-from faust.types import AppT, StreamT
+from faust.types import TP, AppT, Message, StreamT
 
 from tiegraph.streams.delivery import refuse_stale_acks
-from tiegraph.streams.intake import take_batches
+from tiegraph.streams.intake import RawSchema, take_batches
 
 TOPIC = "mail.messages.v1"
 
@@ -175,3 +176,24 @@ def test_after_an_agent_failed_a_batch_the_consumer_records_no_ack() -> None:
     failed["now"] = True  # an agent failed a batch: the worker is stopping to read it again
     consumer.ack(_Message(3, generation_id=1))
     assert recorded == [1]
+
+
+@pytest.mark.parametrize("value", [b'{"tenant": "t"}', None])
+async def test_raw_schema_events_equal_fausts_for_raw_bytes(value: bytes | None) -> None:
+    app = faust.App("intake-test", broker="kafka://127.0.0.1:1")
+    message = Message(
+        topic=TOPIC,
+        partition=3,
+        offset=7,
+        timestamp=1.5,
+        timestamp_type=0,
+        headers=[("h", b"v")],
+        key=b"t|a@x.example|b@y.example",
+        value=value,
+        checksum=None,
+        tp=TP(TOPIC, 3),
+    )
+    faust_schema: faust.Schema[bytes, bytes] = faust.Schema(key_serializer="raw", value_serializer="raw")
+    theirs = await faust_schema.compile(app)(message)
+    ours = await RawSchema().compile(app)(message)
+    assert (ours.key, ours.value, ours.headers, ours.message) == (theirs.key, theirs.value, theirs.headers, message)
