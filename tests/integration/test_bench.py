@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.stack import Stack
 
 pytestmark = pytest.mark.integration
+
+
+async def _bench_topics(bootstrap: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return [topic for topic in await admin.list_topics() if topic.startswith(("bench-", "tiegraph-bench-"))]
+    finally:
+        await admin.close()
 
 
 def test_bench_smoke_run_reports_every_figure(stack: Stack) -> None:
@@ -48,3 +60,10 @@ def test_bench_smoke_run_reports_every_figure(stack: Stack) -> None:
     assert figures["pipeline_vs_limit"] > 0
     assert figures["query_graph_ties"] > 1000
     assert "pipeline vs lower limit" in result.stdout and "queries at" in result.stdout
+    # Every run's topics and changelogs are deleted (Kafka deletes asynchronously: a marked topic
+    # may still be listed for a moment).
+    for _ in range(30):
+        if not (left := asyncio.run(_bench_topics(stack.settings.kafka_bootstrap))):
+            break
+        time.sleep(1)
+    assert not left, left

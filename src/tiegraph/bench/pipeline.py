@@ -164,6 +164,7 @@ def _stop(workers: list[subprocess.Popen[bytes]]) -> None:
 @dataclass
 class PipelineRun:
     names: t.TopicNames
+    app_id: str
     produce_s: float
     pipeline_s: float
     rss_mb: float
@@ -185,7 +186,7 @@ async def _run_pipeline(settings: Settings, corpus: list[tuple[bytes, bytes]], w
         rss = max(_peak_rss_mb(p.pid) for p in processes)
     finally:
         _stop(processes)
-    return PipelineRun(names, produce_s, pipeline_s, rss)
+    return PipelineRun(names, app_id, produce_s, pipeline_s, rss)
 
 
 async def _freshness(settings: Settings, people: int, rate: float, seconds: float) -> dict[str, Any]:
@@ -205,6 +206,7 @@ async def _freshness(settings: Settings, people: int, rate: float, seconds: floa
     finally:
         await graph.close()
         _stop(processes)
+        await t.delete_pipeline(settings.kafka_bootstrap, names, app_id)
 
 
 async def run_bench(
@@ -223,6 +225,8 @@ async def run_bench(
     double = await _run_pipeline(settings, corpus, workers=2)
     consume_limit = await _consume_limit(settings.kafka_bootstrap, single.names[t.MAIL_MESSAGES], len(corpus))
     ties, emitted = await _latest_ties(settings.kafka_bootstrap, single.names[t.TIE_UPDATES])
+    for run in (single, double):  # repeated runs must not pile topics up in the local Kafka
+        await t.delete_pipeline(settings.kafka_bootstrap, run.names, run.app_id)
     write_limit = await _write_limit(settings, ties, f"{tenant}-limit", settings.graph_batch_size)
     freshness = await _freshness(settings, min(people, 1_000), rate=1000.0, seconds=freshness_seconds)
     # Query latency on a generated graph written straight into Neo4j (a query benchmark, not a

@@ -144,6 +144,25 @@ async def ensure_changelog_topics(bootstrap: str, app_id: str, partitions: int, 
     await _create_missing(bootstrap, wanted, partitions, replication)
 
 
+async def delete_pipeline(bootstrap: str, names: TopicNames, app_id: str) -> None:
+    """Delete a pipeline's topics and its tables' changelogs (a benchmark's run, once done): each
+    topic stays in the cluster metadata every client reads. The consumer group's committed
+    offsets expire by themselves (offsets.retention.minutes; aiokafka cannot delete a group)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    try:
+        await admin.start()
+    except KafkaError as exc:
+        raise StreamUnavailable(f"Kafka unreachable at {bootstrap}: {exc}") from exc
+    try:
+        ours = {names[n] for n in ALL_TOPICS} | {f"{app_id}-{table}-changelog" for table in TABLES}
+        ours.add(f"{app_id}-__assignor-__leader")  # Faust's own
+        present = [topic for topic in await admin.list_topics() if topic in ours]
+        if present:
+            await admin.delete_topics(present)
+    finally:
+        await admin.close()
+
+
 async def _create_missing(bootstrap: str, wanted: dict[str, dict[str, str]], partitions: int, replication: int) -> None:
     """Create the topics of `wanted` (name -> topic configs) that do not exist yet."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
