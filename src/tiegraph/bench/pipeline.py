@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from tiegraph.bench.freshness import measure_freshness
 from tiegraph.bench.queries import measure_query_latency
 from tiegraph.deployment import connect_graph
+from tiegraph.errors import StreamUnavailable
 from tiegraph.graph.neo4j import tie_row
 from tiegraph.ingest.headers import parse_message
 from tiegraph.settings import Settings
@@ -184,9 +185,20 @@ async def _run_pipeline(settings: Settings, corpus: list[tuple[bytes, bytes]], w
         await wait_for_zero_lag(settings.kafka_bootstrap, app_id, names.all(), timeout=1800, settle=1)
         pipeline_s = time.perf_counter() - started
         rss = max(_peak_rss_mb(p.pid) for p in processes)
-    finally:
+    except BaseException:
         _stop(processes)
+        await _delete_run(settings, names, app_id)
+        raise
+    _stop(processes)
     return PipelineRun(names, app_id, produce_s, pipeline_s, rss)
+
+
+async def _delete_run(settings: Settings, names: t.TopicNames, app_id: str) -> None:
+    """Delete a run's topics, best effort: a failed cleanup is a warning, never the bench's result."""
+    try:
+        await t.delete_pipeline(settings.kafka_bootstrap, names, app_id)
+    except StreamUnavailable as exc:
+        print(f"warning: {exc}", file=sys.stderr)
 
 
 async def _freshness(settings: Settings, people: int, rate: float, seconds: float) -> dict[str, Any]:
@@ -206,7 +218,7 @@ async def _freshness(settings: Settings, people: int, rate: float, seconds: floa
     finally:
         await graph.close()
         _stop(processes)
-        await t.delete_pipeline(settings.kafka_bootstrap, names, app_id)
+        await _delete_run(settings, names, app_id)
 
 
 async def run_bench(
@@ -222,11 +234,13 @@ async def run_bench(
     corpus = _corpus(messages, people, tenant)
     await _create_tenant(settings, tenant)
     single = await _run_pipeline(settings, corpus, workers=1)
-    double = await _run_pipeline(settings, corpus, workers=2)
-    consume_limit = await _consume_limit(settings.kafka_bootstrap, single.names[t.MAIL_MESSAGES], len(corpus))
-    ties, emitted = await _latest_ties(settings.kafka_bootstrap, single.names[t.TIE_UPDATES])
-    for run in (single, double):  # repeated runs must not pile topics up in the local Kafka
-        await t.delete_pipeline(settings.kafka_bootstrap, run.names, run.app_id)
+    try:
+        double = await _run_pipeline(settings, corpus, workers=2)
+        await _delete_run(settings, double.names, double.app_id)
+        consume_limit = await _consume_limit(settings.kafka_bootstrap, single.names[t.MAIL_MESSAGES], len(corpus))
+        ties, emitted = await _latest_ties(settings.kafka_bootstrap, single.names[t.TIE_UPDATES])
+    finally:  # repeated runs must not pile topics up in the local Kafka
+        await _delete_run(settings, single.names, single.app_id)
     write_limit = await _write_limit(settings, ties, f"{tenant}-limit", settings.graph_batch_size)
     freshness = await _freshness(settings, min(people, 1_000), rate=1000.0, seconds=freshness_seconds)
     # Query latency on a generated graph written straight into Neo4j (a query benchmark, not a

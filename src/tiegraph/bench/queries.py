@@ -94,23 +94,25 @@ async def measure_query_latency(
     # API server does not: keep the collector from walking it during the measured requests.
     gc.collect()
     gc.freeze()
-    app = create_app(settings)
-    headers = {"Authorization": f"Bearer {key}"}
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench", headers=headers) as client,
-    ):
-        for name, asks in _requests(population, random.Random(seed), requests).items():
-            for path, params in asks[:10]:  # warm the page cache and the query plans
-                await client.get(path, params={**params, "as_of": "2027-01-15T08:00:00Z"})
-            samples = []
-            for path, params in asks:
-                started = time.perf_counter()
-                response = await client.get(path, params={**params, "as_of": "2027-01-15T08:00:00Z"})
-                samples.append((time.perf_counter() - started) * 1000)
-                if response.status_code not in (200, 404):
-                    raise RuntimeError(f"{path} {params}: {response.status_code} {response.text[:300]}")
-            figures[f"{name}_p50_ms"] = round(statistics.median(samples), 2)
-            figures[f"{name}_p99_ms"] = round(percentile(samples, 0.99), 2)
-    gc.unfreeze()
+    try:
+        app = create_app(settings)
+        transport, headers = httpx.ASGITransport(app=app), {"Authorization": f"Bearer {key}"}
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://bench", headers=headers) as client,
+        ):
+            for name, asks in _requests(population, random.Random(seed), requests).items():
+                for path, params in asks[:10]:  # warm the page cache and the query plans
+                    await client.get(path, params={**params, "as_of": "2027-01-15T08:00:00Z"})
+                samples = []
+                for path, params in asks:
+                    started = time.perf_counter()
+                    response = await client.get(path, params={**params, "as_of": "2027-01-15T08:00:00Z"})
+                    samples.append((time.perf_counter() - started) * 1000)
+                    if response.status_code not in (200, 404):
+                        raise RuntimeError(f"{path} {params}: {response.status_code} {response.text[:300]}")
+                figures[f"{name}_p50_ms"] = round(statistics.median(samples), 2)
+                figures[f"{name}_p99_ms"] = round(percentile(samples, 0.99), 2)
+    finally:
+        gc.unfreeze()
     return figures

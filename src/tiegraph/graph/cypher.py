@@ -138,12 +138,14 @@ RETURN p.email AS email, coalesce(p.name, '') AS name, coalesce(p.internal, fals
        o.domain AS organization, COUNT { (p)-[:KNOWS]-() } AS ties
 """
 
+# Every contact, streamed row by row (not collected into one list like the ranked reads: a hub's
+# whole contact list would be built in the server's heap at once); for erasure and going-cold.
 CONTACTS = """
 MATCH (p:Person {tenant: $tenant, email: $email})-[k:KNOWS]-(c:Person)
 OPTIONAL MATCH (c)-[:WORKS_AT]->(o:Organization)
-RETURN collect({email: c.email, name: coalesce(c.name, ''), internal: coalesce(c.internal, false),
-                organization: o.domain, tie: properties(k), person_is_a: startNode(k) = p,
-                sends: coalesce(c.sends, false), correspondents: COUNT { (c)-[:KNOWS]-() }}) AS rows
+RETURN c.email AS email, coalesce(c.name, '') AS name, coalesce(c.internal, false) AS internal,
+       o.domain AS organization, properties(k) AS tie, startNode(k) = p AS person_is_a,
+       coalesce(c.sends, false) AS sends, COUNT { (c)-[:KNOWS]-() } AS correspondents
 """
 
 AWAITING_REPLY = """

@@ -162,17 +162,25 @@ class GraphStore(NetworkStore):
     async def _read(self, query: LiteralString, **params: Any) -> list[dict[str, Any]]:
         """A read in one round trip: an auto-commit query (a managed transaction adds a commit's
         round trip, and retries that an API request cannot wait for). Values are maps, lists and
-        scalars only, so records need none of `Record.data()`'s conversion of nodes."""
+        scalars only, so records need none of `Record.data()`'s conversion of nodes. Tried twice on
+        a lost connection: after a Neo4j restart the pool still holds dead ones, and the driver
+        finds out only by using one."""
         try:
-            async with self._driver.session(default_access_mode=READ_ACCESS) as session:
-                result = await session.run(query, params)
-                return [dict(zip(record.keys(), record.values(), strict=True)) async for record in result]
+            try:
+                return await self._read_once(query, params)
+            except (ServiceUnavailable, SessionExpired):
+                return await self._read_once(query, params)
         except (ServiceUnavailable, SessionExpired, DriverError, OSError) as exc:
             raise GraphUnavailable(f"Neo4j unavailable: {exc}") from exc
         except Neo4jError as exc:
             if exc.is_retryable():
                 raise GraphUnavailable(f"Neo4j busy: {exc}") from exc
             raise
+
+    async def _read_once(self, query: LiteralString, params: dict[str, Any]) -> list[dict[str, Any]]:
+        async with self._driver.session(default_access_mode=READ_ACCESS) as session:
+            result = await session.run(query, params)
+            return [dict(zip(record.keys(), record.values(), strict=True)) async for record in result]
 
     async def ping(self) -> None:
         try:
@@ -268,7 +276,7 @@ class GraphStore(NetworkStore):
     async def contacts(self, tenant: str, email: str) -> list[tuple[dict[str, Any], Tie]]:
         """Every contact of a person with the tie oriented so that `a` is the person."""
         found = []
-        for row in await self._read_rows(cypher.CONTACTS, tenant=tenant, email=email):
+        for row in await self._read(cypher.CONTACTS, tenant=tenant, email=email):
             a, b = (email, row["email"]) if row["person_is_a"] else (row["email"], email)
             found.append((row, tie_from_props(tenant, a, b, row["tie"])))
         return found

@@ -158,7 +158,12 @@ async def delete_pipeline(bootstrap: str, names: TopicNames, app_id: str) -> Non
         ours.add(f"{app_id}-__assignor-__leader")  # Faust's own
         present = [topic for topic in await admin.list_topics() if topic in ours]
         if present:
-            await admin.delete_topics(present)
+            response = await admin.delete_topics(present)
+            failed = [f"{name} (error {code})" for name, code, *_ in response.topic_error_codes if code]
+            if failed:
+                raise StreamUnavailable(f"topics not deleted: {', '.join(failed)}")
+    except KafkaError as exc:
+        raise StreamUnavailable(f"topics not deleted: {exc}") from exc
     finally:
         await admin.close()
 
