@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,34 +149,22 @@ async def delete_pipeline(bootstrap: str, names: TopicNames, app_id: str) -> Non
     """Delete a pipeline's topics and its tables' changelogs (a benchmark's run, once done): each
     topic stays in the cluster metadata every client reads. The consumer group's committed
     offsets expire by themselves (offsets.retention.minutes; aiokafka cannot delete a group)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
-    try:
-        await admin.start()
-    except KafkaError as exc:
-        raise StreamUnavailable(f"Kafka unreachable at {bootstrap}: {exc}") from exc
-    try:
-        ours = {names[n] for n in ALL_TOPICS} | {f"{app_id}-{table}-changelog" for table in TABLES}
-        ours.add(f"{app_id}-__assignor-__leader")  # Faust's own
-        present = [topic for topic in await admin.list_topics() if topic in ours]
-        if present:
-            response = await admin.delete_topics(present)
-            failed = [f"{name} (error {code})" for name, code, *_ in response.topic_error_codes if code]
-            if failed:
-                raise StreamUnavailable(f"topics not deleted: {', '.join(failed)}")
-    except KafkaError as exc:
-        raise StreamUnavailable(f"topics not deleted: {exc}") from exc
-    finally:
-        await admin.close()
+    ours = {names[n] for n in ALL_TOPICS} | {f"{app_id}-{table}-changelog" for table in TABLES}
+    ours.add(f"{app_id}-__assignor-__leader")  # Faust's own
+    async with _admin(bootstrap) as admin:
+        try:
+            present = [topic for topic in await admin.list_topics() if topic in ours]
+            response = await admin.delete_topics(present) if present else None
+        except KafkaError as exc:
+            raise StreamUnavailable(f"topics not deleted: {exc}") from exc
+    failed = [f"{name} (error {code})" for name, code, *_ in response.topic_error_codes if code] if response else []
+    if failed:
+        raise StreamUnavailable(f"topics not deleted: {', '.join(failed)}")
 
 
 async def _create_missing(bootstrap: str, wanted: dict[str, dict[str, str]], partitions: int, replication: int) -> None:
     """Create the topics of `wanted` (name -> topic configs) that do not exist yet."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
-    try:
-        await admin.start()
-    except KafkaError as exc:
-        raise StreamUnavailable(f"Kafka unreachable at {bootstrap}: {exc}") from exc
-    try:
+    async with _admin(bootstrap) as admin:
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(name, num_partitions=partitions, replication_factor=replication, topic_configs=configs)
@@ -186,5 +175,17 @@ async def _create_missing(bootstrap: str, wanted: dict[str, dict[str, str]], par
             # Another process may create them between our list and create.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
+
+
+@contextlib.asynccontextmanager
+async def _admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A started admin client, closed after use; StreamUnavailable if Kafka cannot be reached."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    try:
+        await admin.start()
+    except KafkaError as exc:
+        raise StreamUnavailable(f"Kafka unreachable at {bootstrap}: {exc}") from exc
+    try:
+        yield admin
     finally:
         await admin.close()
