@@ -62,8 +62,12 @@ def test_bench_smoke_run_reports_every_figure(stack: Stack) -> None:
     assert "pipeline vs lower limit" in result.stdout and "queries at" in result.stdout
     # Every run's topics and changelogs are deleted (Kafka deletes asynchronously: a marked topic
     # may still be listed for a moment).
-    for _ in range(30):
-        if not (left := asyncio.run(_bench_topics(stack.settings.kafka_bootstrap))):
-            break
-        time.sleep(1)
+    loop = asyncio.new_event_loop()  # not asyncio.run, which leaves the process without a loop
+    try:
+        for _ in range(30):
+            if not (left := loop.run_until_complete(_bench_topics(stack.settings.kafka_bootstrap))):
+                break
+            time.sleep(1)
+    finally:
+        loop.close()
     assert not left, left

@@ -295,7 +295,8 @@ async def test_a_partition_revoked_during_a_seek_is_not_left_seeking() -> None:
     assert not fence.seeking(a) and not fence.seeking(b)
 
 
-def test_a_table_write_queues_the_changelog_record_faust_would_send() -> None:
+async def test_a_table_write_queues_the_changelog_record_faust_would_send() -> None:
+    # async: Faust's send_changelog makes a future, which needs an event loop
     app = faust.App("tiegraph-unit", broker="kafka://127.0.0.1:1", key_serializer="raw", value_serializer="raw")
     schema = faust.Schema(key_serializer=t.TABLE_KEYS, value_serializer="json")
     table = app.Table("tie_states", default=None, schema=schema, partitions=4)
