@@ -9,6 +9,7 @@ loses and double-counts nothing.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 _CHILD_ENV = "TIEGRAPH_WORKER_SUPERVISED"
 MAX_RESTART_DELAY_S = 30.0
 STOP_GRACE_S = 30.0  # a graceful stop commits what was processed; a hung one is killed after this
+# The collector's thresholds in the worker (gen 0: tracked objects allocated net; gen 1 and 2:
+# collections of the generation below). See `tune_collector`.
+COLLECTOR_THRESHOLDS = (20_000, 20, 100)
 
 
 def run_worker(settings: Settings, loglevel: str = "warn") -> int:
@@ -98,6 +102,17 @@ async def load_tenant_directory(settings: Settings) -> TenantDirectory:
     return tenants
 
 
+def tune_collector() -> None:
+    """Collect cyclic garbage rarely: the worker holds its tables (every tie's state, every message
+    key seen) as Python objects, and with the default thresholds the collector walked them all 18
+    times in a 50,000-message run, ~240 ms each: a quarter of the worker's CPU, and pauses that
+    show in freshness. The worker makes little cyclic garbage (~24,000 objects in such a run), so
+    collecting it rarely costs little memory; what exists at start-up (modules, the app) is frozen
+    out of the collector's walks for good."""
+    gc.freeze()
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
+
+
 def run_faust_worker(settings: Settings, loglevel: str) -> None:
     """Create topics and schema if needed, then run every agent until stopped (SIGTERM/SIGINT)."""
     asyncio.run(prepare(settings))
@@ -111,5 +126,6 @@ def run_faust_worker(settings: Settings, loglevel: str) -> None:
     # A fresh driver: the async driver belongs to the event loop that used it; Faust runs its own loop.
     app = create_app(settings, connect_graph(settings), tenants)
     setup_logging(loglevel.upper() if loglevel.upper() != "WARN" else "WARNING")
+    tune_collector()
     # Our JSON/text setup (tiegraph/logs.py) instead of mode's own handlers.
     Worker(app, loglevel=loglevel, quiet=True, override_logging=False).execute_from_commandline()
