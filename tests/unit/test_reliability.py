@@ -301,7 +301,17 @@ async def test_a_table_write_queues_the_changelog_record_faust_would_send() -> N
     schema = faust.Schema(key_serializer=t.TABLE_KEYS, value_serializer="json")
     table = app.Table("tie_states", default=None, schema=schema, partitions=4)
     table.key_serializer = t.TABLE_KEYS  # as streams/app.py sets it
-    state = {"a": "ann@example.com", "b": "bo@example.com", "n": 3}
+    state = {  # the shapes of a tie's state (core/ties.py, Tie.to_state)
+        "a": "ann@example.com",
+        "b": "bo@example.com",
+        "fast_ab": 0.25,
+        "counts": {"to_ab": 2},
+        "days": [20412, 20413],
+        "applied": [-4196502837112212049, 77],
+        "conversations": {"re: plan": [[True, 1763942400.0], [False, 1763946000.5]]},
+        "replies": {"ab": [0.0, 0], "ba": [3600.5, 1]},
+        "a_name": "Zoë",
+    }
     faust_record = table.send_changelog(2, "acme|ann@example.com|bo@example.com", state).message
     delivery = BatchDelivery(app, SendFailures())
     source = _Event(2)

@@ -86,6 +86,18 @@ def test_whose_turn_it_is_does_not_depend_on_arrival_order(events: list[tuple[bo
 
 
 @settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 5000), st.integers(0, 40)), min_size=1, max_size=200))
+def test_reply_totals_kept_per_turn_equal_a_full_recount(events: list[tuple[bool, int, int]]) -> None:
+    # up to 41 threads and 200 turns: conversations and turns are dropped (settled) on the way
+    tie = Tie.for_pair("t", "ann", "bob")
+    for i, (forward, second, thread) in enumerate(events):
+        sender, recipient = ("ann", "bob") if forward else ("bob", "ann")
+        apply_interaction(tie, contact(sender, recipient, T0 + second, f"m{i}", thread=f"t{thread}"), MODEL)
+        kept = tie.reply_totals()  # from the first turn on, the totals are kept, not recounted
+        recounted = Tie.from_state(tie.to_state()).reply_totals()
+        assert kept == recounted
+
+
 @given(st.integers(1, 400))
 def test_one_way_contact_stays_weak_however_frequent(count: int) -> None:
     tie = tie_of([contact("ann", "bob", T0 + i * 3600, f"m{i}") for i in range(count)])

@@ -64,6 +64,8 @@ class Tie:
     stored_replies: dict[str, list[float]] = field(default_factory=dict)  # as read back from the graph
     # newest origin (ms) of the interactions applied: how fresh this state is, for ops
     origin_ms: int = 0
+    # `reply_totals` once computed, then kept up to date by each turn taken (not stored: derived)
+    _reply_totals: dict[str, list[float]] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def for_pair(cls, tenant: str, x: str, y: str) -> Tie:
@@ -90,18 +92,18 @@ class Tie:
         return self.reply_totals()[direction]
 
     def reply_totals(self) -> dict[str, tuple[float, int]]:
-        """`replies` of both directions, in one pass over the conversations (a tie update needs
-        both, and the pass was the largest part of making one)."""
+        """`replies` of both directions. Counted over the conversations once, then kept current by
+        `_take_turn`: every tie update needs them, and the pass over up to 32 conversations was
+        the largest part of making one."""
         if self.stored_replies:
             stored = self.stored_replies
             return {d: (stored[d][0], int(stored[d][1])) if d in stored else (0.0, 0) for d in ("ab", "ba")}
-        totals = {d: list(self.settled_replies.get(d, [0.0, 0])) for d in ("ab", "ba")}
-        for turns in self.conversations.values():
-            for direction, gap in _answers(turns):
-                total = totals[direction]
-                total[0] += gap
-                total[1] += 1
-        return {d: (seconds, int(count)) for d, (seconds, count) in totals.items()}
+        if self._reply_totals is None:
+            totals = {d: list(self.settled_replies.get(d, [0.0, 0])) for d in ("ab", "ba")}
+            for turns in self.conversations.values():
+                _add_answers(totals, turns, 1)
+            self._reply_totals = totals
+        return {d: (seconds, int(count)) for d, (seconds, count) in self._reply_totals.items()}
 
     def to_state(self, update: dict[str, Any] | None = None) -> dict[str, Any]:
         """The full state for the changelogged table (with the applied set and conversations);
@@ -232,6 +234,14 @@ def _answers(turns: list[list[Any]]) -> Iterator[tuple[str, float]]:
             yield ("ab" if from_a else "ba"), at - prev_at
 
 
+def _add_answers(totals: dict[str, list[float]], turns: list[list[Any]], sign: int) -> None:
+    """Add (sign 1) or take away (sign -1) the answers in `turns` to or from `totals`."""
+    for direction, gap in _answers(turns):
+        total = totals[direction]
+        total[0] += sign * gap
+        total[1] += sign
+
+
 def _settle(tie: Tie, turns: list[list[Any]]) -> None:
     for direction, gap in _answers(turns):
         total = tie.settled_replies.setdefault(direction, [0.0, 0])
@@ -244,7 +254,13 @@ def _take_turn(tie: Tie, thread: str, from_a: bool, at: float) -> None:
     Two messages of the same second are ordered by sender too: arrival order differs between a
     replay after a crash and a clean run, and whose turn it is must not."""
     turns = tie.conversations.setdefault(thread, [])
+    totals = tie._reply_totals
+    if totals is not None:  # the new turn may split an answer in two: recount this conversation
+        _add_answers(totals, turns, -1)
     bisect.insort(turns, [from_a, at], key=lambda turn: (turn[1], turn[0]))
+    if totals is not None:
+        _add_answers(totals, turns, 1)
+    # Settling below moves answers from the conversations to `settled_replies`: totals unchanged.
     if len(turns) > MAX_TURNS:
         _settle(tie, turns[:2])  # the answer (if any) between the two oldest leaves with the oldest
         del turns[0]

@@ -31,6 +31,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import random
@@ -43,8 +44,10 @@ from typing import Any, cast
 import faust
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from faust.serializers import codecs
 from faust.streams import _current_event
 from faust.types import TP, AppT, ConsumerT, EventT, Message, ProducerT, TableT
+from faust.types.codecs import CodecT
 
 from tiegraph.errors import StreamUnavailable
 from tiegraph.streams.intake import deliver_without_tasks, let_go
@@ -88,16 +91,16 @@ class BatchDelivery:
         """Set a table entry (value None: delete it) and queue its changelog record for the source
         event's partition, the bytes Faust itself would write. Faust sends one changelog record
         at a time (`ProducerBuffer`); this is the same record, in the batch's send."""
-        topic, serializers = table.changelog_topic, cast(Any, table)  # Faust's Table has them, TableT not
-        key_bytes, _ = topic.prepare_key(key, serializers.key_serializer)
-        value_bytes = None if value is None else topic.prepare_value(value, serializers.value_serializer)[0]
+        serializers = cast(Any, table)  # Faust's Table has them, TableT not
+        key_bytes = _codec(serializers.key_serializer).dumps(key)
+        value_bytes = None if value is None else _codec(serializers.value_serializer).dumps(value)
         make_current(source)  # a store may check that a write happens for an event (RocksDB does)
         if value is None:
             if key in table.data:
                 del table.data[key]
         else:
             table.data[key] = value
-        self.send(topic.get_topic_name(), key_bytes, value_bytes, source.message.partition)
+        self.send(table.changelog_topic.get_topic_name(), key_bytes, value_bytes, source.message.partition)
 
     async def settle(self) -> None:
         """Send the queued records, then wait for them and every table changelog write so far."""
@@ -118,6 +121,14 @@ class BatchDelivery:
         self._failures.errors.clear()
         if failed:
             raise StreamUnavailable(f"{len(failed)} record(s) not delivered to Kafka: {failed[0]!r}")
+
+
+@functools.cache
+def _codec(name: str) -> CodecT:
+    """The codec Faust's serializer registry would end at for a table's plain (non-model) keys and
+    values, looked up once: the registry's way there (schema, registry, codec lookup per call)
+    cost more than the encoding itself, for every table write."""
+    return codecs.get_codec(name)
 
 
 def _kafka_producer(producer: ProducerT) -> AIOKafkaProducer:
