@@ -8,10 +8,11 @@ from typing import Any, cast
 
 import faust
 import pytest
+from aiokafka import TopicPartition as AioTopicPartition
 from faust.types import TP, AppT, Message, StreamT
 
 from tiegraph.streams.delivery import refuse_stale_acks
-from tiegraph.streams.intake import RawSchema, take_batches
+from tiegraph.streams.intake import RawSchema, StageRoutes, take_batches
 
 TOPIC = "mail.messages.v1"
 
@@ -197,3 +198,54 @@ async def test_raw_schema_events_equal_fausts_for_raw_bytes(value: bytes | None)
     theirs = await faust_schema.compile(app)(message)
     ours = await RawSchema().compile(app)(message)
     assert (ours.key, ours.value, ours.headers, ours.message) == (theirs.key, theirs.value, theirs.headers, message)
+
+
+def _message(topic: str, offset: int) -> Message:
+    return Message(
+        topic=topic,
+        partition=0,
+        offset=offset,
+        timestamp=1.5,
+        timestamp_type=0,
+        headers=[("h", b"v")],
+        key=b"t|a@x.example|b@y.example",
+        value=b'{"tenant": "t"}',
+        checksum=None,
+        tp=TP(topic, 0),
+    )
+
+
+async def test_a_stage_partition_gets_the_events_fausts_conductor_would_deliver() -> None:
+    app = faust.App("intake-routes", broker="kafka://127.0.0.1:1")
+    stage = app.topic(TOPIC, schema=RawSchema()).clone(is_iterator=True)
+    plain = app.topic("other.v1", value_serializer="raw").clone(is_iterator=True)  # Faust's own schema
+    conductor = cast(Any, app.topics)
+    conductor.add(stage)
+    conductor.add(plain)
+    stage_tp, plain_tp = TP(TOPIC, 0), TP("other.v1", 0)
+    await conductor.on_partitions_assigned({stage_tp, plain_tp})
+    app.flow_control.resume()  # as a started app's assignment does
+    paused: list[Any] = []
+    cast(Any, app.consumer).on_buffer_full = paused.append
+    routes = StageRoutes(app)
+
+    deliver = routes(AioTopicPartition(TOPIC, 0))  # what the fetch yields with each record
+    assert deliver is not None and deliver is not conductor._tp_to_callback[stage_tp]
+    assert routes(plain_tp) is conductor._tp_to_callback[plain_tp]  # not a stage: Faust delivers
+    async with conductor._tp_to_callback_lock:  # the map is being rebuilt: Faust's locked way
+        assert routes(stage_tp) is None
+    assert routes(TP("unknown.v1", 0)) is None
+
+    ours, theirs = _message(TOPIC, 1), _message(TOPIC, 2)
+    await deliver(ours)
+    await conductor._tp_to_callback[stage_tp](theirs)
+    mine, fausts = stage.queue.get_nowait(), stage.queue.get_nowait()
+    assert (mine.key, mine.value, mine.headers, mine.message) == (fausts.key, fausts.value, fausts.headers, ours)
+    assert ours.refcount == theirs.refcount == 1
+
+    for offset in range(3, 4 + stage.queue.pressure_high_size):  # until the queue is nearly full
+        await deliver(_message(TOPIC, offset))
+    assert paused == [stage_tp] and all(type(tp) is TP for tp in paused)  # fetching pauses, by faust TP
+
+    await conductor.on_partitions_assigned({stage_tp})  # a new assignment: new deliveries
+    assert routes(stage_tp) not in (None, deliver)

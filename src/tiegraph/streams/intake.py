@@ -19,18 +19,21 @@ Here:
 - `deliver_without_tasks` replaces the fetcher's loop with the same loop that awaits each
   delivery directly, falling back to Faust's `wait_first` while the flow is suspended (a
   rebalance: the delivery may wait for flow control to resume, and must give way).
+- `StageRoutes` delivers a record of a partition that one stage reads (with `RawSchema`) straight
+  to its queue: what Faust's conductor does for it, without the lock, the loop over subscribed
+  channels and the settings lookups it makes for every record.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, cast
 
 import faust
 from faust.transport.consumer import CONSUMER_FETCHING
-from faust.types import AppT, ConsumerT, EventT, Message, StreamT
+from faust.types import TP, AppT, ConsumerT, EventT, Message, StreamT
 
 
 class RawSchema(faust.Schema[bytes, bytes]):
@@ -112,10 +115,88 @@ def _admit(app: AppT, event: EventT[bytes], batch: list[EventT[bytes]]) -> None:
     batch.append(event)
 
 
+Delivery = Callable[[Message], Awaitable[None]]
+
+
+class StageRoutes:
+    """Per partition, the delivery of its records to the stage that reads it.
+
+    Faust's conductor builds a delivery per assigned partition (transport/conductor.py,
+    `ConductorCompiler.build`) and looks it up under a lock for every record, since a resubscription
+    rebuilds the map with awaits in between. Here a partition whose one subscriber is a stage with
+    `RawSchema` gets `_deliver_to_stage`, built once per Faust delivery (a new assignment builds
+    new ones); any other partition, and every record while the map is being rebuilt, takes
+    Faust's own way."""
+
+    def __init__(self, app: AppT) -> None:
+        self._app = app
+        self._conductor = cast(Any, app.topics)
+        self._built: dict[TP, tuple[Delivery, Delivery]] = {}  # tp -> (Faust's delivery, ours)
+
+    def __call__(self, tp: TP) -> Delivery | None:
+        """The delivery for `tp`, or None: use the conductor's `on_message` (it locks, and raises
+        for a partition it does not know)."""
+        conductor = self._conductor
+        if conductor._tp_to_callback_lock.locked():
+            return None
+        faust_delivery = conductor._tp_to_callback.get(tp)
+        if faust_delivery is None:
+            return None
+        built = self._built.get(tp)
+        if built is None or built[0] is not faust_delivery:
+            channels = list(conductor._tp_index.get(tp, ()))
+            only = channels[0] if len(channels) == 1 else None
+            ours = (
+                # a faust TP, as Faust's own deliveries hold: the consumer's flow control (on
+                # buffer full/drop) asserts it, and fetched records carry aiokafka's TopicPartition
+                _deliver_to_stage(self._app, TP(tp.topic, tp.partition), only)
+                if only is not None and isinstance(only.schema, RawSchema)
+                else faust_delivery
+            )
+            built = self._built[tp] = (faust_delivery, ours)
+        return built[1]
+
+
+def _deliver_to_stage(app: AppT, tp: TP, channel: Any) -> Delivery:
+    """faust-streaming 0.15.3's per-partition `on_message` for one subscribed channel whose schema
+    (RawSchema) never raises a decode error: wait while flow control is off or the table
+    producer buffer is over its limit, count the message's one reference, make the event and put
+    it in the channel's queue, with the same pressure callbacks (fetching of the partition
+    pauses while its queue is nearly full)."""
+    consumer, flow, buffer = app.consumer, app.flow_control, cast(Any, app.producer.buffer)
+    buffer_threaded = app.conf.producer_threaded  # ProducerBuffer.size reads this on every call
+    make_event = cast(Any, app.conf).Event  # what app.create_event makes, looked up once
+    on_topic_buffer_full = app.sensors.on_topic_buffer_full
+    queue = channel.queue
+
+    def on_pressure_high() -> None:
+        on_topic_buffer_full(tp)
+        consumer.on_buffer_full(tp)
+
+    def on_pressure_drop() -> None:
+        consumer.on_buffer_drop(tp)
+
+    async def deliver(message: Message) -> None:
+        if not flow.is_active():
+            await flow.acquire()
+        if buffer_threaded or buffer.pending.qsize() > buffer.max_messages:
+            await buffer.wait_until_ebb()
+        message.incref(1)
+        event = make_event(app, message.key, message.value, message.headers, message)
+        if queue.full():
+            on_topic_buffer_full(tp)
+            await channel.put(event)
+        else:
+            queue.put_nowait_enhanced(event, on_pressure_high=on_pressure_high, on_pressure_drop=on_pressure_drop)
+
+    return deliver
+
+
 def deliver_without_tasks(consumer: ConsumerT) -> None:
     """Make the fetcher deliver each record with a plain `await` while the flow runs (see above).
 
-    The loop is faust-streaming 0.15.3's `Consumer._drain_messages` with that one change."""
+    The loop is faust-streaming 0.15.3's `Consumer._drain_messages` with that change, and each
+    record delivered by `StageRoutes` (above)."""
     faust_consumer = cast(Any, consumer)
 
     async def drain_messages(fetcher: Any) -> None:
@@ -127,6 +208,7 @@ def deliver_without_tasks(consumer: ConsumerT) -> None:
         read_offsets = faust_consumer._read_offset
         acks_enabled_for = faust_consumer.app.topics.acks_enabled_for
         commit_every = faust_consumer._commit_every
+        route = StageRoutes(faust_consumer.app)
         since_yield = 0
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
@@ -151,7 +233,8 @@ def deliver_without_tasks(consumer: ConsumerT) -> None:
                     if suspended():
                         await faust_consumer.wait_first(callback(message), faust_consumer.suspend_flow.wait())
                     else:
-                        await callback(message)
+                        deliver = route(tp)
+                        await (callback(message) if deliver is None else deliver(message))
                     read_offsets[tp] = offset
                 faust_consumer.diag.unset_flag(CONSUMER_FETCHING)
         except faust_consumer.consumer_stopped_errors:
