@@ -35,12 +35,15 @@ class Settings(BaseSettings):
     worker_web_port: int = 6066
     store: str = "memory://"  # Faust table store; rocksdb:// keeps large tables on disk
     commit_interval_s: float = 1.0
+    # A batch waits at most `*_batch_seconds` after its first record for more (under a backlog it
+    # fills at once): the windows add up along the stages, and at a live 1,000 msgs/s windows of
+    # 0.2 s (graph) and 0.05 s (stages) held freshness p50 at ~530 ms against ~280-340 ms.
     graph_batch_size: int = 2000
-    graph_batch_seconds: float = 0.2
+    graph_batch_seconds: float = 0.1
     # derive/meet/aggregate take up to this many records per batch; a batch's outputs are in Kafka
     # before its offsets can be committed (streams/delivery.py)
     stream_batch_size: int = 1000
-    stream_batch_seconds: float = 0.05
+    stream_batch_seconds: float = 0.02
     # A SIGKILLed worker's partitions wait this long before the group gives them to others.
     kafka_session_timeout_s: float = 30.0
     stall_seconds: float = 90.0  # a partition with lag and no commit for this long restarts the worker
