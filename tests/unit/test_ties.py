@@ -19,6 +19,7 @@ from tiegraph.core.ties import (
     strength_bound,
     strength_bound_key,
 )
+from tiegraph.graph.neo4j import tie_props
 
 MODEL = TieModel()
 T0 = 1_700_000_000.0
@@ -218,3 +219,12 @@ def test_a_model_with_longer_half_lives_than_the_bound_gets_no_pruning() -> None
     key = strength_bound_key(1.0, 1.0, 1.0, 1.0, 1.7e9)
     assert strength_bound(key, 1.8e9, TieModel(slow_half_life_days=3650)) == 1.0
     assert strength_bound(key, 1.8e9, TieModel()) < 0.3
+
+
+def test_an_update_counts_the_contact_days_that_the_state_keeps() -> None:
+    tie = tie_of([contact("ann", "bob", T0 + day * DAY + 60 * i, f"m{day}-{i}") for day in range(5) for i in range(2)])
+    update = tie.to_update()
+    assert update["days"] == 5  # the graph keeps only the count
+    assert Tie.from_state(tie.to_state(update)).days == tie.days  # the state keeps the days themselves
+    # a tie update written before updates carried the count (a list of days) is written alike
+    assert tie_props(update)["days"] == tie_props({**update, "days": sorted(tie.days)})["days"] == 5

@@ -109,6 +109,7 @@ class Tie:
         """The full state for the changelogged table (with the applied set and conversations);
         pass the `to_update()` just made to reuse it."""
         data = dict(update) if update is not None else self.to_update()
+        data["days"] = sorted(self.days)  # the days themselves, where the update has their count
         data["applied"] = list(self.applied)
         data["conversations"] = self.conversations
         data["settled_replies"] = self.settled_replies
@@ -129,7 +130,9 @@ class Tie:
             "counts": dict(self.counts),
             "first_at": self.first_at,
             "last_at": self.last_at,
-            "days": sorted(self.days),
+            # How many distinct days: all the graph keeps. The list grew with every day of contact
+            # and was the largest part of decoding an update in the graph writer.
+            "days": len(self.days),
             "a_name": self.a_name,
             "b_name": self.b_name,
             "replies": {d: list(totals) for d, totals in self.reply_totals().items()},

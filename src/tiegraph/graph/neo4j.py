@@ -61,7 +61,8 @@ def _aliases(tenant: str, rows: Iterable[dict[str, Any]]) -> list[Alias]:
 
 def tie_props(update: dict[str, Any]) -> dict[str, Any]:
     """Relationship properties for a tie update (Neo4j properties cannot hold maps)."""
-    props: dict[str, Any] = {"tenant": update["tenant"], "days": len(update.get("days") or ())}
+    days = update.get("days") or 0  # a count; records written before 2026-11-24 hold the list of days
+    props: dict[str, Any] = {"tenant": update["tenant"], "days": days if isinstance(days, int) else len(days)}
     props.update({f: update[f] for f in _TIE_FIELDS})
     props.update({f"n_{k}": v for k, v in (update.get("counts") or {}).items()})
     for direction, (seconds, count) in (update.get("replies") or {}).items():

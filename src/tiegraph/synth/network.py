@@ -111,7 +111,7 @@ def tie_update(tenant: str, a: str, b: str, rng: random.Random, now: float, mode
         "counts": counts,
         "first_at": min(times),
         "last_at": ref,
-        "days": sorted({int(at // DAY) for at in times}),
+        "days": len({int(at // DAY) for at in times}),
     }
 
 
