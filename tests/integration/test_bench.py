@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.stack import Stack
+from tiegraph.deployment import connect_graph
+from tiegraph.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -21,6 +24,16 @@ async def _bench_topics(bootstrap: str) -> list[str]:
         return [topic for topic in await admin.list_topics() if topic.startswith(("bench-", "tiegraph-bench-"))]
     finally:
         await admin.close()
+
+
+async def _bench_tenants(settings: Settings) -> list[str]:
+    """Tenants a bench run creates (its pipeline's and its freshness run's); the query graph's
+    tenant, reused by later runs, is named differently."""
+    graph = connect_graph(settings)
+    try:
+        return [t.name for t in await graph.tenants() if re.fullmatch(r"bench-[0-9a-f]{8}", t.name)]
+    finally:
+        await graph.close()
 
 
 def test_bench_smoke_run_reports_every_figure(stack: Stack) -> None:
@@ -68,6 +81,8 @@ def test_bench_smoke_run_reports_every_figure(stack: Stack) -> None:
             if not (left := loop.run_until_complete(_bench_topics(stack.settings.kafka_bootstrap))):
                 break
             time.sleep(1)
+        tenants_left = loop.run_until_complete(_bench_tenants(stack.settings))  # and its tenants' graphs
     finally:
         loop.close()
     assert not left, left
+    assert not tenants_left, tenants_left

@@ -10,7 +10,7 @@ import pytest
 from tiegraph.core.model import TieModel
 from tiegraph.core.records import Interaction
 from tiegraph.core.ties import Tie, apply_interaction
-from tiegraph.graph.neo4j import GraphStore, tie_row
+from tiegraph.graph.neo4j import GraphStore, alias_row, tie_row
 
 pytestmark = pytest.mark.integration
 
@@ -50,3 +50,33 @@ async def test_a_late_update_counting_fewer_interactions_does_not_overwrite_a_ne
     assert (await _stored(graph))["update_offset"] == 12
     await graph.write_ties([_row(_tie_after(4), offset=13)])  # a replay of it
     assert (await _stored(graph))["update_offset"] == 13
+
+
+async def _fill(graph: GraphStore, tenant: str) -> None:
+    """A tenant with a tie, an alias, a counter, a mailbox, a blocklist entry and an API key."""
+    await graph.create_tenant(tenant, ["acme.com"])
+    tie = _tie_after(3)
+    await graph.write_ties([{**tie_row({**tie.to_update(), "tenant": tenant}, ("acme.com",)), "offset": 1}])
+    alias = {"tenant": tenant, "alias": "ann@old.example", "owner": "ann@acme.com", "name": "Ann", "messages": 2}
+    await graph.write_aliases([alias_row({**alias, "offset": 1}, ("acme.com",))])
+    await graph.write_counters([{"tenant": tenant, "name": "messages", "partition": 0, "value": 3}])
+    await graph.put_mailbox({"tenant": tenant, "id": "imap:ann", "owner": "ann@acme.com", "state": "idle"})
+    await graph.block(tenant, "spam.example", "domain")
+
+
+async def test_deleting_a_tenants_graph_leaves_nothing_of_it_and_every_other_tenant_whole(graph: GraphStore) -> None:
+    await _fill(graph, "leaving")
+    await _fill(graph, "staying")
+    before = await graph.stats("staying")
+    assert before["ties"] == 1 and before["people"] == 3 and before["messages"] == 3
+
+    await graph.delete_tenant_graph("leaving")
+
+    assert await graph.stats("leaving") == dict.fromkeys(before, 0)
+    names = {t.name for t in await graph.tenants()}
+    assert "leaving" not in names and "staying" in names
+    assert await graph.aliases("leaving") == [] and await graph.blocklist("leaving") == []
+    assert not [m for m in await graph.mailboxes() if m["tenant"] == "leaving"]
+    assert await graph.stats("staying") == before
+    assert len(await graph.aliases("staying")) == 1 and len(await graph.blocklist("staying")) == 1
+    await graph.delete_tenant_graph("leaving")  # again: nothing left to delete, no error

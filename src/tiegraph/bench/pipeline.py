@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from tiegraph.bench.freshness import measure_freshness
 from tiegraph.bench.queries import measure_query_latency
 from tiegraph.deployment import connect_graph
-from tiegraph.errors import StreamUnavailable
+from tiegraph.errors import GraphUnavailable, StreamUnavailable
 from tiegraph.graph.neo4j import tie_row
 from tiegraph.ingest.headers import parse_message
 from tiegraph.settings import Settings
@@ -201,6 +201,19 @@ async def _delete_run(settings: Settings, names: t.TopicNames, app_id: str) -> N
         print(f"warning: {exc}", file=sys.stderr)
 
 
+async def _delete_tenants(settings: Settings, tenants: list[str]) -> None:
+    """Delete a run's tenants from the graph, best effort: runs must not pile ties up in the local
+    Neo4j (each left ~11,000 ties per tenant behind, and a growing graph slows the writes measured)."""
+    graph = connect_graph(settings)
+    try:
+        for tenant in tenants:
+            await graph.delete_tenant_graph(tenant)
+    except GraphUnavailable as exc:
+        print(f"warning: bench tenants {tenants} left in Neo4j: {exc}", file=sys.stderr)
+    finally:
+        await graph.close()
+
+
 async def _freshness(settings: Settings, people: int, rate: float, seconds: float) -> dict[str, Any]:
     """Freshness at a steady live `rate` through one fresh worker (see freshness.py)."""
     run = uuid.uuid4().hex[:8]
@@ -219,6 +232,7 @@ async def _freshness(settings: Settings, people: int, rate: float, seconds: floa
         await graph.close()
         _stop(processes)
         await _delete_run(settings, names, app_id)
+        await _delete_tenants(settings, [tenant])
 
 
 async def run_bench(
@@ -233,15 +247,18 @@ async def run_bench(
     tenant = f"bench-{uuid.uuid4().hex[:8]}"
     corpus = _corpus(messages, people, tenant)
     await _create_tenant(settings, tenant)
-    single = await _run_pipeline(settings, corpus, workers=1)
     try:
-        double = await _run_pipeline(settings, corpus, workers=2)
-        await _delete_run(settings, double.names, double.app_id)
-        consume_limit = await _consume_limit(settings.kafka_bootstrap, single.names[t.MAIL_MESSAGES], len(corpus))
-        ties, emitted = await _latest_ties(settings.kafka_bootstrap, single.names[t.TIE_UPDATES])
-    finally:  # repeated runs must not pile topics up in the local Kafka
-        await _delete_run(settings, single.names, single.app_id)
-    write_limit = await _write_limit(settings, ties, f"{tenant}-limit", settings.graph_batch_size)
+        single = await _run_pipeline(settings, corpus, workers=1)
+        try:
+            double = await _run_pipeline(settings, corpus, workers=2)
+            await _delete_run(settings, double.names, double.app_id)
+            consume_limit = await _consume_limit(settings.kafka_bootstrap, single.names[t.MAIL_MESSAGES], len(corpus))
+            ties, emitted = await _latest_ties(settings.kafka_bootstrap, single.names[t.TIE_UPDATES])
+        finally:  # repeated runs must not pile topics up in the local Kafka
+            await _delete_run(settings, single.names, single.app_id)
+        write_limit = await _write_limit(settings, ties, f"{tenant}-limit", settings.graph_batch_size)
+    finally:  # nor ties in the local Neo4j
+        await _delete_tenants(settings, [tenant, f"{tenant}-limit"])
     freshness = await _freshness(settings, min(people, 1_000), rate=1000.0, seconds=freshness_seconds)
     # Query latency on a generated graph written straight into Neo4j (a query benchmark, not a
     # pipeline one); a graph of that size loaded by an earlier run is reused.

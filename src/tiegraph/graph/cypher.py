@@ -1,5 +1,7 @@
 """Every Cypher statement tiegraph runs. Parameterised, and filtered by tenant, always."""
 
+from typing import LiteralString
+
 SCHEMA = [
     "CREATE CONSTRAINT person_key IF NOT EXISTS FOR (p:Person) REQUIRE (p.tenant, p.email) IS UNIQUE",
     "CREATE CONSTRAINT organization_key IF NOT EXISTS FOR (o:Organization) REQUIRE (o.tenant, o.domain) IS UNIQUE",
@@ -114,6 +116,19 @@ MATCH (t:Tenant {name: $name})
 SET t.model = $model
 RETURN t.name AS name, coalesce(t.domains, []) AS domains, t.model AS model
 """
+
+# A tenant's whole graph, label by label, in transactions of 5,000 nodes each (a tenant of millions
+# of ties never needs one huge transaction); DETACH takes their KNOWS, ALIAS_OF and WORKS_AT along.
+# CALL { } IN TRANSACTIONS runs only in an auto-commit transaction (GraphStore.delete_tenant_graph).
+DELETE_TENANT_GRAPH: tuple[LiteralString, ...] = (
+    "MATCH (n:Person {tenant: $tenant}) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS",
+    "MATCH (n:Organization {tenant: $tenant}) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS",
+    "MATCH (n:Counter {tenant: $tenant}) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS",
+    "MATCH (n:Mailbox {tenant: $tenant}) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS",
+    "MATCH (n:Blocked {tenant: $tenant}) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS",
+    "MATCH (n:ApiKey {tenant: $tenant}) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS",
+    "MATCH (t:Tenant {name: $tenant}) DETACH DELETE t",
+)
 
 TENANTS = "MATCH (t:Tenant) RETURN t.name AS name, coalesce(t.domains, []) AS domains, t.model AS model"
 

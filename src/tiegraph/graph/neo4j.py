@@ -10,7 +10,8 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, LiteralString
 
@@ -48,6 +49,20 @@ class Caller:
 
     tenant: TenantInfo
     aliases: list[Alias]
+
+
+@contextmanager
+def _graph_errors() -> Iterator[None]:
+    """Neo4j's failures as GraphUnavailable where waiting and trying again can help (a lost
+    connection, a transient error such as a deadlock); anything else as it is."""
+    try:
+        yield
+    except (ServiceUnavailable, SessionExpired, DriverError, OSError) as exc:
+        raise GraphUnavailable(f"Neo4j unavailable: {exc}") from exc
+    except Neo4jError as exc:
+        if exc.is_retryable():
+            raise GraphUnavailable(f"Neo4j busy: {exc}") from exc
+        raise
 
 
 def hash_api_key(key: str) -> str:
@@ -150,15 +165,9 @@ class GraphStore(NetworkStore):
             result = await tx.run(query, params)
             return [record.data() async for record in result]
 
-        try:
+        with _graph_errors():
             async with self._driver.session() as session:
                 return await session.execute_write(work)
-        except (ServiceUnavailable, SessionExpired, DriverError, OSError) as exc:
-            raise GraphUnavailable(f"Neo4j unavailable: {exc}") from exc
-        except Neo4jError as exc:
-            if exc.is_retryable():
-                raise GraphUnavailable(f"Neo4j busy: {exc}") from exc
-            raise
 
     async def _read(self, query: LiteralString, **params: Any) -> list[dict[str, Any]]:
         """A read in one round trip: an auto-commit query (a managed transaction adds a commit's
@@ -166,17 +175,11 @@ class GraphStore(NetworkStore):
         scalars only, so records need none of `Record.data()`'s conversion of nodes. Tried twice on
         a lost connection: after a Neo4j restart the pool still holds dead ones, and the driver
         finds out only by using one."""
-        try:
+        with _graph_errors():
             try:
                 return await self._read_once(query, params)
             except (ServiceUnavailable, SessionExpired):
                 return await self._read_once(query, params)
-        except (ServiceUnavailable, SessionExpired, DriverError, OSError) as exc:
-            raise GraphUnavailable(f"Neo4j unavailable: {exc}") from exc
-        except Neo4jError as exc:
-            if exc.is_retryable():
-                raise GraphUnavailable(f"Neo4j busy: {exc}") from exc
-            raise
 
     async def _read_once(self, query: LiteralString, params: dict[str, Any]) -> list[dict[str, Any]]:
         async with self._driver.session(default_access_mode=READ_ACCESS) as session:
@@ -256,6 +259,16 @@ class GraphStore(NetworkStore):
         if not rows:
             raise UnknownTenant(f"no tenant {name!r}")
         return TenantInfo.from_row(rows[0])
+
+    async def delete_tenant_graph(self, name: str) -> None:
+        """Delete everything the graph holds for tenant `name`: its people with their ties and
+        aliases, organisations, counters, mailboxes, blocklist, API keys and the tenant itself.
+        Only the graph: the tenant's records in Kafka and the worker's tables stay (the bench,
+        which uses this, deletes its own topics)."""
+        with _graph_errors():
+            async with self._driver.session() as session:  # auto-commit: IN TRANSACTIONS needs it
+                for query in cypher.DELETE_TENANT_GRAPH:
+                    await (await session.run(query, tenant=name)).consume()
 
     # -- reads ---------------------------------------------------------------------------------
 
