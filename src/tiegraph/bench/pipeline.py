@@ -14,6 +14,7 @@ Query latency comes from queries.py, on a generated graph of 1M ties by default.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import platform
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -214,10 +216,20 @@ async def _delete_tenants(settings: Settings, tenants: list[str]) -> None:
         await graph.close()
 
 
-async def _freshness(settings: Settings, people: int, rate: float, seconds: float) -> dict[str, Any]:
-    """Freshness at a steady live `rate` through one fresh worker (see freshness.py)."""
+Cleanups = list[Callable[[], Awaitable[None]]]
+
+
+async def _freshness(
+    settings: Settings, people: int, rate: float, seconds: float, cleanups: Cleanups
+) -> dict[str, Any]:
+    """Freshness at a steady live `rate` through one fresh worker (see freshness.py); its topics and
+    tenant are left to `cleanups`."""
     run = uuid.uuid4().hex[:8]
     names, app_id, tenant = t.TopicNames(f"bench-{run}."), f"tiegraph-bench-{run}", f"bench-{run}"
+    cleanups += [
+        functools.partial(_delete_run, settings, names, app_id),
+        functools.partial(_delete_tenants, settings, [tenant]),
+    ]
     await t.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions, settings.topic_replication)
     background = _corpus(int(rate * seconds), people, tenant, seed=7)
     await _create_tenant(settings, tenant)
@@ -231,8 +243,6 @@ async def _freshness(settings: Settings, people: int, rate: float, seconds: floa
     finally:
         await graph.close()
         _stop(processes)
-        await _delete_run(settings, names, app_id)
-        await _delete_tenants(settings, [tenant])
 
 
 async def run_bench(
@@ -246,23 +256,26 @@ async def run_bench(
 ) -> dict[str, Any]:
     tenant = f"bench-{uuid.uuid4().hex[:8]}"
     corpus = _corpus(messages, people, tenant)
-    await _create_tenant(settings, tenant)
+    # Repeated runs must not pile topics up in the local Kafka, nor ties in the local Neo4j; the
+    # deletions wait until every figure is measured (Kafka deletes a topic's files a minute later,
+    # in the background, and Neo4j writes the deletion's pages out at its next checkpoint).
+    cleanups: Cleanups = [functools.partial(_delete_tenants, settings, [tenant, f"{tenant}-limit"])]
     try:
+        await _create_tenant(settings, tenant)
         single = await _run_pipeline(settings, corpus, workers=1)
-        try:
-            double = await _run_pipeline(settings, corpus, workers=2)
-            await _delete_run(settings, double.names, double.app_id)
-            consume_limit = await _consume_limit(settings.kafka_bootstrap, single.names[t.MAIL_MESSAGES], len(corpus))
-            ties, emitted = await _latest_ties(settings.kafka_bootstrap, single.names[t.TIE_UPDATES])
-        finally:  # repeated runs must not pile topics up in the local Kafka
-            await _delete_run(settings, single.names, single.app_id)
+        cleanups.append(functools.partial(_delete_run, settings, single.names, single.app_id))
+        double = await _run_pipeline(settings, corpus, workers=2)
+        cleanups.append(functools.partial(_delete_run, settings, double.names, double.app_id))
+        consume_limit = await _consume_limit(settings.kafka_bootstrap, single.names[t.MAIL_MESSAGES], len(corpus))
+        ties, emitted = await _latest_ties(settings.kafka_bootstrap, single.names[t.TIE_UPDATES])
         write_limit = await _write_limit(settings, ties, f"{tenant}-limit", settings.graph_batch_size)
-    finally:  # nor ties in the local Neo4j
-        await _delete_tenants(settings, [tenant, f"{tenant}-limit"])
-    freshness = await _freshness(settings, min(people, 1_000), rate=1000.0, seconds=freshness_seconds)
-    # Query latency on a generated graph written straight into Neo4j (a query benchmark, not a
-    # pipeline one); a graph of that size loaded by an earlier run is reused.
-    queries = await measure_query_latency(settings, query_people, query_ties, query_requests)
+        freshness = await _freshness(settings, min(people, 1_000), 1000.0, freshness_seconds, cleanups)
+        # Query latency on a generated graph written straight into Neo4j (a query benchmark, not a
+        # pipeline one); a graph of that size loaded by an earlier run is reused.
+        queries = await measure_query_latency(settings, query_people, query_ties, query_requests)
+    finally:
+        for cleanup in cleanups:
+            await cleanup()
     throughput = len(corpus) / single.pipeline_s
     # The writer's ceiling in messages: tie writes per second over tie updates per message.
     write_limit_msgs = write_limit * len(corpus) / max(emitted, 1)
