@@ -238,18 +238,16 @@ def _answers(turns: list[list[Any]]) -> Iterator[tuple[str, float]]:
 
 
 def _add_answers(totals: dict[str, list[float]], turns: list[list[Any]], sign: int) -> None:
-    """Add (sign 1) or take away (sign -1) the answers in `turns` to or from `totals`."""
+    """Add (sign 1) or take away (sign -1) the answers in `turns` to or from `totals`
+    ("ab"/"ba" -> [seconds, count]; a direction not there yet starts at zero)."""
     for direction, gap in _answers(turns):
-        total = totals[direction]
+        total = totals.setdefault(direction, [0.0, 0])
         total[0] += sign * gap
         total[1] += sign
 
 
 def _settle(tie: Tie, turns: list[list[Any]]) -> None:
-    for direction, gap in _answers(turns):
-        total = tie.settled_replies.setdefault(direction, [0.0, 0])
-        total[0] += gap
-        total[1] += 1
+    _add_answers(tie.settled_replies, turns, 1)
 
 
 def _take_turn(tie: Tie, thread: str, from_a: bool, at: float) -> None:
