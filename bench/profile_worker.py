@@ -1,0 +1,144 @@
+"""Profile one `tiegraph worker` on the bench corpus: wall time, the worker's CPU time, and
+optionally a py-spy recording of it (`.venv/bin/pip install py-spy` first).
+
+    .venv/bin/python bench/profile_worker.py [--messages 50000] [--runs 3] [--py-spy out.txt]
+
+Uses the local services (`tiegraph services up`) and the bench's own helpers; deletes its topics
+and tenant afterwards. Not part of `tiegraph bench`: a tool for finding where the worker's time
+goes between two bench runs (the README's Benchmarks section says what it found).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+from tiegraph.bench import pipeline as p
+from tiegraph.settings import Settings
+from tiegraph.streams import topics as t
+from tiegraph.streams.lag import LagReader, summarize, wait_for_stable_group, wait_for_zero_lag
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _print_lag_timeline(settings: Settings, app_id: str, names: t.TopicNames) -> None:
+    """Each stage's lag every second: which one is behind, and when each catches up."""
+    started = time.perf_counter()
+    async with LagReader(settings.kafka_bootstrap) as reader:
+        while True:
+            topics = summarize(await reader.read(app_id, names.all()))["topics"]
+            lagging = {name.removeprefix(names.prefix): lag for name, lag in topics.items() if lag}
+            print(f"  {time.perf_counter() - started:5.1f} s  {lagging}")
+            await asyncio.sleep(1.0)
+
+
+def _print_graph_writes(settings: Settings) -> None:
+    """The worker's own account of its Neo4j writes (Prometheus /metrics): batches, rows, time."""
+    url = f"http://127.0.0.1:{settings.worker_metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        lines = response.read().decode().splitlines()
+    for kind in ("ties", "counters"):
+        wanted = (
+            f'tiegraph_graph_write_seconds_sum{{kind="{kind}"}}',
+            f'tiegraph_graph_write_seconds_count{{kind="{kind}"}}',
+            f'tiegraph_graph_rows_written_total{{kind="{kind}"}}',
+        )
+        values = [float(line.split()[-1]) for name in wanted for line in lines if line.startswith(name + " ")]
+        if len(values) == 3:
+            print(f"  graph writes of {kind}: {values[1]:.0f} batches, {values[2]:.0f} rows, {values[0]:.2f} s waiting")
+
+
+def _engine_pids() -> dict[str, int]:
+    """The local Kafka and Neo4j (`tiegraph services up`): their CPU time is part of the picture."""
+    found = {}
+    for name, marker in (("kafka", "kafka.Kafka"), ("neo4j", "Neo4jServer")):
+        pids = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()
+        if pids:
+            found[name] = int(pids[0])
+    return found
+
+
+def _worker_pid(supervisor: int) -> int:
+    for _ in range(100):
+        children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+        if children:
+            return int(children[0])
+        time.sleep(0.1)
+    raise RuntimeError("the supervisor started no worker")
+
+
+async def _one_run(settings: Settings, corpus: list[tuple[bytes, bytes]], py_spy: str | None, timeline: bool) -> None:
+    run = uuid.uuid4().hex[:8]
+    names, app_id = t.TopicNames(f"bench-{run}."), f"tiegraph-bench-{run}"
+    await t.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions, settings.topic_replication)
+    (supervisor,) = p._spawn_workers(settings, 1, names.prefix, app_id)
+    spy = None
+    try:
+        await wait_for_stable_group(settings.kafka_bootstrap, app_id)
+        worker = _worker_pid(supervisor.pid)
+        engines = _engine_pids()
+        cpu_before = _cpu_seconds(worker)
+        engines_before = {name: _cpu_seconds(pid) for name, pid in engines.items()}
+        if py_spy:
+            argv = ["py-spy", "record", "--pid", str(worker), "-r", "200", "-f", "raw", "-o", py_spy]
+            spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started = time.perf_counter()
+        watching = asyncio.create_task(_print_lag_timeline(settings, app_id, names)) if timeline else None
+        await p._produce(settings.kafka_bootstrap, names[t.MAIL_MESSAGES], corpus)
+        await wait_for_zero_lag(settings.kafka_bootstrap, app_id, names.all(), timeout=600, settle=1)
+        wall = time.perf_counter() - started
+        if watching is not None:
+            watching.cancel()
+        cpu = _cpu_seconds(worker) - cpu_before
+        engines_cpu = ", ".join(
+            f"{name} {_cpu_seconds(pid) - engines_before[name]:.2f} s" for name, pid in engines.items()
+        )
+        _print_graph_writes(settings)
+        rate = len(corpus) / wall
+        print(f"{len(corpus)} msgs in {wall:.2f} s = {rate:,.0f} msgs/s; CPU: worker {cpu:.2f} s, {engines_cpu}")
+    finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT, not on SIGTERM
+            spy.wait()
+        p._stop([supervisor])
+        await p._delete_run(settings, names, app_id)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=50_000)
+    parser.add_argument("--people", type=int, default=3_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--py-spy", help="py-spy raw output file (the last run is recorded)")
+    parser.add_argument("--timeline", action="store_true", help="print each stage's lag every second")
+    args = parser.parse_args()
+    settings = Settings()
+    template = "bench-00000000"
+    corpus = p._corpus(args.messages, args.people, template)
+    for i in range(args.runs):
+        # A fresh tenant per run, as in `tiegraph bench`: Neo4j creates every tie, where a run
+        # into an earlier run's tenant mostly finds them there (a third of the CPU in Neo4j).
+        tenant = f"bench-{uuid.uuid4().hex[:8]}"
+        await p._create_tenant(settings, tenant)
+        renamed = [
+            (k.replace(template.encode(), tenant.encode()), v.replace(template.encode(), tenant.encode()))
+            for k, v in corpus
+        ]
+        try:
+            await _one_run(settings, renamed, args.py_spy if i == args.runs - 1 else None, args.timeline)
+        finally:
+            await p._delete_tenants(settings, [tenant])
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
