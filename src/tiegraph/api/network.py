@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from tiegraph.api.schemas_network import Acquaintance, Connector, Hop, Knower, WarmPath, WhiteSpace
 from tiegraph.api.views import explain, person_view
 from tiegraph.core.model import TieModel
-from tiegraph.core.paths import Path, strongest_paths, undirected
+from tiegraph.core.paths import Adjacency, Path, strongest_paths, undirected
 from tiegraph.graph.neo4j import GraphStore
 from tiegraph.graph.network import Edge
 
@@ -61,6 +61,44 @@ async def _beam(
     return edges, frontier
 
 
+def _best_chains(adjacency: Adjacency, targets: list[str], hops: int, ours: set[str]) -> dict[str, float]:
+    """Each person's strongest chain to a target, at most `hops` ties long and never through one
+    of ours (as core/paths.py searches): relaxed out from the targets one tie at a time. A walk
+    that repeats someone is never stronger than the path without the loop."""
+    starts = set(targets)
+    best = dict.fromkeys(targets, 1.0)
+    current = dict(best)
+    for _ in range(hops):
+        improved: dict[str, float] = {}
+        for person, chain in current.items():
+            if person in ours and person not in starts:
+                continue
+            for other, strength in adjacency.get(person, {}).items():
+                if chain * strength > best.get(other, 0.0):
+                    best[other] = improved[other] = chain * strength
+        current = improved
+    return best
+
+
+def _worth_closing(
+    edges: list[Edge], last: list[str], ours: set[str], targets: list[str], k: int, max_hops: int
+) -> list[str]:
+    """The outermost level's people that need their ties to our people fetched: not ours, and with
+    a chain to a target at least as strong as the k-th strongest chain already found. Exact: a
+    closing tie (strength at most 1) leads to one of ours, where a chain starts, so the chains on
+    from these people use only the ties fetched so far."""
+    outside = sorted(p for p in last if p not in ours)
+    if not outside:
+        return []
+    adjacency, sources = undirected((a, b, s) for a, b, _, s in edges), ours | {e[1] for e in edges if e[2]}
+    found = strongest_paths(adjacency, sources, targets, k=k, max_hops=max_hops)
+    if len(found) < k:
+        return outside
+    floor = found[-1].strength * (1 - 1e-9)  # rounding margin: an equal chain may come first by address
+    best = _best_chains(adjacency, targets, max_hops - 1, sources)
+    return [p for p in outside if best.get(p, 0.0) >= floor]
+
+
 async def find_paths(ask: Ask, targets: list[str], source: str | None, k: int, max_hops: int) -> list[Path]:
     """The k strongest chains from our people (or `source`) to any of `targets`."""
     ours: set[str] = set()
@@ -71,8 +109,9 @@ async def find_paths(ask: Ask, targets: list[str], source: str | None, k: int, m
         sources = {source}
     else:
         # Earlier levels already brought each person's strongest ties, ours among them; only the
-        # outermost level still needs its ties to our people.
-        outside = sorted(p for p in last if p not in ours)
+        # outermost level still needs its ties to our people, and only where a chain through
+        # them could still be among the k strongest.
+        outside = _worth_closing(edges, last, ours, targets, k, max_hops)
         edges += await ask.graph.strongest_neighbours(
             ask.tenant, outside, ask.model, ask.now, CLOSING_FANOUT, internal_only=True
         )
