@@ -41,8 +41,10 @@ class Settings(BaseSettings):
     graph_batch_size: int = 2000
     graph_batch_seconds: float = 0.1
     # derive/meet/aggregate take up to this many records per batch; a batch's outputs are in Kafka
-    # before its offsets can be committed (streams/delivery.py)
-    stream_batch_size: int = 1000
+    # before its offsets can be committed (streams/delivery.py). Each batch pays two waits for
+    # Kafka and writes each tie it touches once: 2,000 took a third less worker CPU per message
+    # than 1,000 under a backlog (bench/profile_worker.py, 2026-11-24); 5,000 no less than 2,000.
+    stream_batch_size: int = 2000
     stream_batch_seconds: float = 0.02
     # A SIGKILLed worker's partitions wait this long before the group gives them to others.
     kafka_session_timeout_s: float = 30.0
