@@ -27,11 +27,11 @@ async def _bench_topics(bootstrap: str) -> list[str]:
 
 
 async def _bench_tenants(settings: Settings) -> list[str]:
-    """Tenants a bench run creates (its pipeline's and its freshness run's); the query graph's
-    tenant, reused by later runs, is named differently."""
+    """Tenants a bench run creates (its pipeline's, its Neo4j limit's and its freshness run's); the
+    query graph's tenant, reused by later runs, is named differently."""
     graph = connect_graph(settings)
     try:
-        return [t.name for t in await graph.tenants() if re.fullmatch(r"bench-[0-9a-f]{8}", t.name)]
+        return [t.name for t in await graph.tenants() if re.fullmatch(r"bench-[0-9a-f]{8}(-limit-\d+)?", t.name)]
     finally:
         await graph.close()
 
@@ -71,6 +71,8 @@ def test_bench_smoke_run_reports_every_figure(stack: Stack) -> None:
     if figures["freshness_probes"]:
         assert 0 < figures["freshness_p50_ms"] <= figures["freshness_p99_ms"]
     assert figures["pipeline_vs_limit"] > 0
+    runs = figures["neo4j_write_limit_runs_ties_per_s"]  # the Neo4j limit: the median of three writes
+    assert len(runs) == 3 and figures["neo4j_write_limit_ties_per_s"] == sorted(runs)[1]
     assert figures["query_graph_ties"] > 1000
     assert "pipeline vs lower limit" in result.stdout and "queries at" in result.stdout
     # Every run's topics and changelogs are deleted (Kafka deletes asynchronously: a marked topic
