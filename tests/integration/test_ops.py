@@ -143,3 +143,12 @@ async def test_stopped_worker_backlog_shows_as_lag_then_drains_and_freshness_rec
     assert highest.get("tiegraph_event_to_graph_seconds_count{}", 0) > 0, highest
     assert highest.get('tiegraph_graph_write_seconds_count{kind="ties"}', 0) > 0, highest
     assert highest.get("tiegraph_graph_newest_origin_timestamp_seconds{}", 0) >= imported_from_ms / 1000, highest
+
+    # The worker reads its own lag (the stall watch, every 5 s, through clients it keeps open):
+    # the restarted worker's gauge of a partition appears with its first reading, 0 once caught up.
+    async def worker_metrics() -> str:
+        async with httpx.AsyncClient(timeout=5) as client:
+            return (await client.get(f"http://127.0.0.1:{stack.settings.worker_metrics_port}/metrics")).text
+
+    mail = f'partition="0",topic="{stack.settings.topic_prefix}mail.messages.v1"'
+    await eventually(worker_metrics, lambda t: prometheus_value(t, "tiegraph_consumer_lag", mail) == 0)
