@@ -25,6 +25,9 @@ public class Neo4jServer {
                 .setConfig(GraphDatabaseSettings.auth_enabled, false)
                 .setConfig(GraphDatabaseSettings.pagecache_memory, ByteUnit.mebiBytes(pageCacheMb))
                 .setConfig(GraphDatabaseSettings.memory_transaction_global_max_size, ByteUnit.mebiBytes(txMaxMb))
+                // Transaction logs serve backups and clustering, neither of which a local server
+                // has; the default keeps two days of them, which repeated bench runs grew to 7.6 GB.
+                .setConfig(GraphDatabaseSettings.keep_logical_logs, "512M size")
                 .build();
         Runtime.getRuntime().addShutdownHook(new Thread(service::shutdown));
         System.out.println("tiegraph-neo4j ready on bolt://" + args[1]);
