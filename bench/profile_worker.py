@@ -1,11 +1,13 @@
-"""Profile one `tiegraph worker` on the bench corpus: wall time, the worker's CPU time, and
-optionally a py-spy recording of it (`.venv/bin/pip install py-spy` first).
+"""Profile one `tiegraph worker` on the bench corpus: wall time, the CPU time of the worker, Kafka
+and Neo4j over each run, the worker's own graph-write figures, optionally each stage's lag every
+second and a py-spy recording of the last run (`.venv/bin/pip install py-spy` first).
 
-    .venv/bin/python bench/profile_worker.py [--messages 50000] [--runs 3] [--py-spy out.txt]
+    .venv/bin/python bench/profile_worker.py [--messages 50000] [--runs 3] [--timeline] [--py-spy out.txt]
 
-Uses the local services (`tiegraph services up`) and the bench's own helpers; deletes its topics
-and tenant afterwards. Not part of `tiegraph bench`: a tool for finding where the worker's time
-goes between two bench runs (the README's Benchmarks section says what it found).
+Uses the local services (`tiegraph services up`) and the bench's own helpers, with a fresh tenant
+per run; deletes its topics and tenants afterwards. Not part of `tiegraph bench`: a tool for
+finding where the worker's time goes between two bench runs (the README's Benchmarks section says
+what it found).
 """
 
 from __future__ import annotations
