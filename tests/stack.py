@@ -122,6 +122,9 @@ def stack() -> Iterator[Stack]:
         "TIEGRAPH_KAFKA_SESSION_TIMEOUT_S": os.environ.get("TIEGRAPH_TEST_SESSION_TIMEOUT_S", "8"),
         "TIEGRAPH_WORKER_METRICS_PORT": str(port(19464)),
         "TIEGRAPH_OPS_SAMPLE_SECONDS": "2",
+        # Ties past 8 interactions keep their ids apart (core/ties.py): the crash, rebalance and
+        # erasure tests then cover that storage as well as the one inside a tie's state.
+        "TIEGRAPH_TIE_INLINE_IDS": "8",
     }
     saved = {k: os.environ.get(k) for k in env if k.startswith("TIEGRAPH_")}
     os.environ.update({k: v for k, v in env.items() if k.startswith("TIEGRAPH_")})

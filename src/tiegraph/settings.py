@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     # than 1,000 under a backlog (bench/profile_worker.py, 2026-11-24); 5,000 no less than 2,000.
     stream_batch_size: int = 2000
     stream_batch_seconds: float = 0.02
+    # A tie keeps the ids of the interactions it counted inside its state record up to this many;
+    # beyond, per period of time in table `tie_applied` beside it, so a busy pair's record stays
+    # small (ids inside grow ~30 bytes each, toward Kafka's 1 MiB record limit).
+    tie_inline_ids: int = 512
     # A SIGKILLed worker's partitions wait this long before the group gives them to others.
     kafka_session_timeout_s: float = 30.0
     stall_seconds: float = 90.0  # a partition with lag and no commit for this long restarts the worker

@@ -15,6 +15,7 @@ from tiegraph.core.ties import (
     Tie,
     apply_interaction,
     apply_interactions,
+    period_of,
     score_tie,
     strength_bound,
     strength_bound_key,
@@ -186,16 +187,35 @@ def test_model_overrides_merge_kind_weights_and_refuse_nonsense() -> None:
 
 
 def test_a_batch_changes_each_tie_once_and_matches_one_by_one_application() -> None:
-    batch = [
-        ("t|ann|bob", contact("ann", "bob", T0, "m1")),
-        ("t|ann|cat", contact("cat", "ann", T0 + 60, "m2")),
-        ("t|ann|bob", contact("bob", "ann", T0 + 120, "m3", kind="reply")),
-        ("t|ann|bob", contact("ann", "bob", T0, "m1")),  # a replay inside the batch
+    batch: list[tuple[str, Interaction, int | None]] = [
+        ("t|ann|bob", contact("ann", "bob", T0, "m1"), 10),
+        ("t|ann|cat", contact("cat", "ann", T0 + 60, "m2"), 11),
+        ("t|ann|bob", contact("bob", "ann", T0 + 120, "m3", kind="reply"), 12),
+        ("t|ann|bob", contact("ann", "bob", T0, "m1"), 13),  # a copy (derive's replay) inside the batch
     ]
     ties: dict[str, Tie] = {}
     assert apply_interactions(ties, batch, lambda tenant: MODEL) == ["t|ann|bob", "t|ann|cat"]
-    assert ties["t|ann|bob"].to_state() == tie_of([batch[0][1], batch[2][1]]).to_state()
-    assert apply_interactions(ties, batch, lambda tenant: MODEL) == []  # all applied before
+    assert ties["t|ann|bob"].to_update() == tie_of([batch[0][1], batch[2][1]]).to_update()
+    assert ties["t|ann|bob"].offset == 13 and ties["t|ann|bob"].interactions == 2
+    assert apply_interactions(ties, batch, lambda tenant: MODEL) == []  # the stage's own replay: all reflected
+
+
+def test_a_copy_is_not_counted_again_at_any_later_offset() -> None:
+    tie = Tie.for_pair("t", "ann", "bob")
+    first = contact("ann", "bob", T0, "m1")
+    assert apply_interaction(tie, first, MODEL, offset=5)
+    before = tie.to_update()
+    assert not apply_interaction(tie, first, MODEL, offset=9_000_000)
+    assert tie.to_update() == before
+
+
+def test_a_state_from_before_ids_were_grouped_by_period_still_knows_them() -> None:
+    tie = tie_of([contact("ann", "bob", T0, "m1")])
+    legacy = {**tie.to_state(), "applied": [next(iter(tie.applied[period_of(T0)]))]}  # hashes alone
+    restored = Tie.from_state(legacy)
+    assert not apply_interaction(restored, contact("ann", "bob", T0, "m1"), MODEL, offset=3)
+    assert apply_interaction(restored, contact("ann", "bob", T0 + 60, "m2"), MODEL, offset=4)
+    assert restored.interactions == 2 and restored.count("to", "ab") == 2
 
 
 @given(

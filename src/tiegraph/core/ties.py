@@ -3,6 +3,12 @@
 A tie stores decayed sums referenced to one time (`ref_at`); strength is computed at read time
 for any `now`, so scores stay current without rewriting the graph. Applying an interaction is
 order-independent (a sum of w * 2^(-(ref - t)/h)) and idempotent by interaction id.
+
+The ids a tie has counted are kept for good (a copy of a message can be imported years later,
+and derive's replays after a crash send copies at any distance), so they grow with the tie. They
+are kept per period of the interactions' time: a copy has its original's time, so one period is
+all a check reads, and a busy tie's ids can be stored a period at a time beside its state
+(`spill`) instead of inside a state record that would grow past Kafka's record limit.
 """
 
 from __future__ import annotations
@@ -22,6 +28,12 @@ _DIRECTIONAL = ("to", "cc", "reply")
 _TURN_KINDS = ("to", "reply")  # a Cc does not ask for an answer
 MAX_CONVERSATIONS = 32  # per tie, the most recent; enough to know whose turn it is
 MAX_TURNS = 16  # per conversation, the most recent messages (time order, so late arrivals fit in)
+PERIOD = 32 * DAY  # applied ids are grouped by the period of the interaction's time
+LEGACY_PERIOD = -1  # ids of states written before the grouping (their times unknown): always checked
+
+
+def period_of(at: float) -> int:
+    return int(at // PERIOD)
 
 
 def decay(value: float, elapsed: float, half_life: float) -> float:
@@ -56,7 +68,18 @@ class Tie:
     stored_day_count: int = 0  # the graph keeps only the count of `days`
     a_name: str = ""
     b_name: str = ""
-    applied: set[int] = field(default_factory=set)  # hashes of interactions already counted
+    # The interactions counted, per period of their time: id hash -> the interactions.v1 offset
+    # where it was counted (-1: not read from the stream). With `offset` it tells a copy of an
+    # interaction already counted from one whose counting was lost (see apply_interaction).
+    applied: dict[int, dict[int, int]] = field(default_factory=dict)
+    interactions: int = 0  # distinct interactions counted
+    offset: int = -1  # the latest interactions.v1 offset this state reflects
+    spilled: bool = False  # the applied ids are stored per period beside the state, not in it
+    # Spilled, and every period's ids known to be stored. Until then the state carries the ids
+    # too: the replay after a crash re-records only the ids of the batch it replays.
+    periods_stored: bool = True
+    # periods whose ids changed since `take_touched_periods` was last asked (not stored)
+    touched_periods: set[int] = field(default_factory=set, repr=False, compare=False)
     # conversation topic -> its latest turns [[from a?, time], ...] in time order
     conversations: dict[str, list[list[Any]]] = field(default_factory=dict)
     # answers that left the retained turns: "ab" -> [seconds a took in total, times a answered b]
@@ -106,11 +129,15 @@ class Tie:
         return {d: (seconds, int(count)) for d, (seconds, count) in self._reply_totals.items()}
 
     def to_state(self, update: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The full state for the changelogged table (with the applied set and conversations);
-        pass the `to_update()` just made to reuse it."""
+        """The full state for the changelogged table (with the applied ids, unless spilled, and the
+        conversations); pass the `to_update()` just made to reuse it."""
         data = dict(update) if update is not None else self.to_update()
         data["days"] = sorted(self.days)  # the days themselves, where the update has their count
-        data["applied"] = list(self.applied)
+        data["offset"] = self.offset
+        if self.spilled:
+            data["applied_periods"] = sorted(self.applied)
+        if not (self.spilled and self.periods_stored):
+            data["applied"] = {str(period): self.period_ids(period) for period in self.applied}
         data["conversations"] = self.conversations
         data["settled_replies"] = self.settled_replies
         return data
@@ -142,12 +169,37 @@ class Tie:
             "awaiting_b_at": b_since,
             "origin_ms": self.origin_ms,
             # Distinct interactions counted: only grows, so it orders two states of one tie.
-            "interactions": len(self.applied),
+            "interactions": self.interactions,
         }
 
+    def period_ids(self, period: int) -> list[int]:
+        """One period's applied ids as stored: [hash, offset, hash, offset, ...] (flat: a list per
+        id made encoding and decoding a state several times slower)."""
+        return [number for pair in self.applied[period].items() for number in pair]
+
+    def spill(self) -> None:
+        """Store the applied ids per period beside the state from now on (all periods to write;
+        the state carries them too until `mark_stored`)."""
+        self.spilled, self.periods_stored = True, False
+        self.touched_periods.update(self.applied)
+
+    def mark_stored(self) -> None:
+        """Everything written for this tie so far is stored (the batch's writes are in Kafka)."""
+        self.periods_stored = True
+
+    def take_touched_periods(self) -> list[int]:
+        """The periods whose ids changed since the last call, to store beside a spilled state."""
+        touched, self.touched_periods = self.touched_periods, set()
+        return sorted(touched) if self.spilled else []
+
     @classmethod
-    def from_state(cls, data: dict[str, Any]) -> Tie:
-        return cls(
+    def from_state(cls, data: dict[str, Any], stored_period: Callable[[int], list[int] | None] | None = None) -> Tie:
+        """The tie of a stored state; a spilled state's ids are read per period with
+        `stored_period` (a period missing there: its ids were lost with a crash, and the replay
+        of what the state reflects records them again)."""
+        applied = _stored_applied(data, stored_period)
+        spilled, carried = "applied_periods" in data, "applied" in data
+        tie = cls(
             tenant=data["tenant"],
             a=data["a"],
             b=data["b"],
@@ -162,19 +214,69 @@ class Tie:
             days=set(data.get("days") or ()),
             a_name=data.get("a_name", ""),
             b_name=data.get("b_name", ""),
-            applied=set(data.get("applied") or ()),
+            applied=applied,
+            interactions=int(data.get("interactions", sum(len(ids) for ids in applied.values()))),
+            offset=int(data.get("offset", -1)),
+            spilled=spilled,
+            periods_stored=not (spilled and carried),
             conversations=dict(data.get("conversations") or {}),
             settled_replies=dict(data.get("settled_replies") or {}),
             origin_ms=int(data.get("origin_ms") or 0),
         )
+        if not tie.periods_stored:  # written while spilling: its periods may not all have landed
+            tie.spill()
+        return tie
 
 
-def apply_interaction(tie: Tie, interaction: Interaction, model: TieModel) -> bool:
-    """Add one interaction to the tie in place; False (and no change) if it was applied before."""
-    effect = _effect_hash(interaction)
-    if effect in tie.applied:
+def _stored_applied(
+    data: dict[str, Any], stored_period: Callable[[int], list[int] | None] | None
+) -> dict[int, dict[int, int]]:
+    raw = data.get("applied") or {}
+    if isinstance(raw, list):  # a state from before ids were grouped: hashes alone, all counted
+        return {LEGACY_PERIOD: dict.fromkeys(raw, -1)} if raw else {}
+    applied: dict[int, dict[int, int]] = {}
+    stored = [(p, stored_period(p) if stored_period else None) for p in map(int, data.get("applied_periods") or ())]
+    for period, ids in [*stored, *((int(p), ids) for p, ids in raw.items())]:
+        applied.setdefault(period, {}).update(zip((ids or [])[::2], (ids or [])[1::2], strict=True))
+    return applied
+
+
+def _counted_at(tie: Tie, period: int, effect: int) -> int | None:
+    ids = tie.applied.get(period)
+    found = ids.get(effect) if ids else None
+    if found is None and LEGACY_PERIOD in tie.applied:
+        found = tie.applied[LEGACY_PERIOD].get(effect)
+    return found
+
+
+def _record(tie: Tie, period: int, effect: int, offset: int) -> None:
+    tie.applied.setdefault(period, {})[effect] = offset
+    tie.touched_periods.add(period)
+
+
+def apply_interaction(tie: Tie, interaction: Interaction, model: TieModel, offset: int | None = None) -> bool:
+    """Add one interaction, read at `offset` of interactions.v1, to the tie in place; True if the
+    state changed (and is to be stored), False if it is a copy of one already counted.
+
+    `offset` None: not read from the stream, a copy is told by its id alone. With offsets, a
+    record at or below the state's `offset` is one the state already reflects (the stage's own
+    replay after a crash): it changes nothing but its id is recorded if missing (the period
+    holding it may have been stored apart and lost). An id recorded above the state's offset was
+    recorded by a batch whose state was lost: counted again.
+    """
+    effect, period = _effect_hash(interaction), period_of(interaction.at)
+    counted_at = _counted_at(tie, period, effect)
+    if offset is not None and offset <= tie.offset:
+        if counted_at is None:
+            _record(tie, period, effect, offset)
+            return True
         return False
-    tie.applied.add(effect)
+    if counted_at is not None and counted_at <= tie.offset:
+        tie.offset = tie.offset if offset is None else offset
+        return False
+    _record(tie, period, effect, tie.offset if offset is None else offset)
+    tie.offset = tie.offset if offset is None else offset
+    tie.interactions += 1
     tie.origin_ms = max(tie.origin_ms, interaction.origin_ms)
     at = interaction.at
     if at > tie.ref_at:
@@ -214,18 +316,18 @@ def apply_interaction(tie: Tie, interaction: Interaction, model: TieModel) -> bo
 
 def apply_interactions(
     ties: MutableMapping[str, Tie],
-    interactions: Iterable[tuple[str, Interaction]],
+    interactions: Iterable[tuple[str, Interaction, int | None]],
     model: Callable[[str], TieModel],
 ) -> list[str]:
-    """Apply a batch of (pair key, interaction) to `ties` (missing pairs are created); the keys of
-    the ties that changed, in first-change order. One state write and one update per changed tie
-    per batch, however many of its interactions the batch holds."""
+    """Apply a batch of (pair key, interaction, its offset) to `ties` (missing pairs are created);
+    the keys of the ties that changed, in first-change order. One state write and one update per
+    changed tie per batch, however many of its interactions the batch holds."""
     changed: dict[str, None] = {}
-    for key, interaction in interactions:
+    for key, interaction, offset in interactions:
         tie = ties.get(key)
         if tie is None:
             tie = ties[key] = Tie.for_pair(interaction.tenant, *interaction.pair)
-        if apply_interaction(tie, interaction, model(interaction.tenant)):
+        if apply_interaction(tie, interaction, model(interaction.tenant), offset):
             changed[key] = None
     return list(changed)
 

@@ -47,7 +47,7 @@ from tiegraph.streams.delivery import BatchDelivery, GuardedApp, SendFailures, m
 from tiegraph.streams.erase import is_erase_command, is_forget_authors_command, split_deletions
 from tiegraph.streams.intake import RawSchema, take_batches
 from tiegraph.streams.lag import LagReader
-from tiegraph.streams.state import BatchCounts, DistinctCounts, TieCache
+from tiegraph.streams.state import BatchCounts, DistinctCounts, TieCache, applied_key, tie_records
 from tiegraph.streams.tenants import TenantDirectory
 from tiegraph.streams.watchdog import StallWatch
 
@@ -139,6 +139,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     seen_messages = table("seen_messages", int)
     dead_letter_keys = table("dead_letter_keys", int)
     tie_states = table("tie_states", None)
+    tie_applied = table("tie_applied", None)  # pair key|period -> a spilled tie's ids (core/ties.py)
     meeting_states = table("meeting_states", None)
     message_authors = table("message_authors", None)  # tenant|Message-ID of a list message -> its author
     pending_replies = table("pending_replies", None)  # tenant|parent Message-ID -> list replies waiting for it
@@ -260,16 +261,17 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             await delivery.settle()
             yield derived
 
-    ties = TieCache(tie_states)
+    ties = TieCache(tie_states, tie_applied)
 
     @app.agent(interactions)
     async def aggregate(stream: StreamT[bytes]) -> AsyncIterator[int]:
         """Interactions -> the tie of their pair, and its new absolute state downstream (once per
-        tie per batch). An erase command (streams/erase.py) forgets the pair's tie: its table entry
-        and, by a tombstone, its record on the compacted tie.updates.v1 and its edge in the graph."""
+        tie per batch). An erase command (streams/erase.py) forgets the pair's tie: its table
+        entries and, by a tombstone, its record on the compacted tie.updates.v1 and its edge in the
+        graph. A tie past `tie_inline_ids` ids keeps them per period in `tie_applied`."""
         async for batch in stream_batches(stream, "aggregate"):
             delivery = BatchDelivery(app, failures)
-            keyed: list[tuple[str, Interaction]] = []
+            keyed: list[tuple[str, Interaction, int | None]] = []
             event_of: dict[str, EventT[bytes]] = {}  # a key's events all come from one partition
             erased: dict[str, EventT[bytes]] = {}
             for event in batch:
@@ -277,12 +279,14 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 event_of[key] = event
                 if is_erase_command(event.value):
                     erased[key] = event
-                    keyed = [(k, i) for k, i in keyed if k != key]  # what came before is erased too
+                    keyed = [item for item in keyed if item[0] != key]  # what came before is erased too
                     continue
                 interaction = decoded(delivery, event, Interaction.from_dict, "aggregate")
                 if interaction is not None and drop_blocked([interaction], tenants.blocked(interaction.tenant)):
-                    keyed.append((key, interaction))  # a blocked one may have been sent before the block
-            loaded = ties.for_batch((key for key, _ in keyed if key not in erased), app.consumer_generation_id)
+                    # a blocked one may have been sent before the block
+                    keyed.append((key, interaction, event.message.offset))
+            loaded = ties.for_batch((item[0] for item in keyed if item[0] not in erased), app.consumer_generation_id)
+            erased_periods = {key: ties.stored_periods(key) for key in erased}
             for key in erased:
                 loaded.pop(key, None)  # interactions after the erase start a new tie
             changed = apply_interactions(loaded, keyed, tenants.model)
@@ -293,11 +297,19 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 for key, update in updates.items():
                     send(delivery, tie_updates, key.encode(), update)
                 await delivery.settle()
-                for key in erased.keys() - updates.keys():
-                    delivery.write(tie_states, key, None, erased[key])
+                for key, periods in erased_periods.items():
+                    if key not in updates:
+                        delivery.write(tie_states, key, None, erased[key])
+                    for period in periods:
+                        delivery.write(tie_applied, applied_key(key, period), None, erased[key])
                 for key, update in updates.items():
-                    delivery.write(tie_states, key, loaded[key].to_state(update), event_of[key])
+                    state, spilled = tie_records(key, loaded[key], update, settings.tie_inline_ids)
+                    delivery.write(tie_states, key, state, event_of[key])
+                    for period_key, ids in spilled:
+                        delivery.write(tie_applied, period_key, ids, event_of[key])
                 await delivery.settle()
+                for key in updates:
+                    loaded[key].mark_stored()
             except BaseException:
                 ties.forget()  # the cache may be ahead of what reached Kafka: re-read the table
                 raise

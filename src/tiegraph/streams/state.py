@@ -6,6 +6,7 @@ is dropped when the consumer generation changes and recomputed from the table.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -63,13 +64,30 @@ class BatchCounts:
         self.rows[f"{tenant}|{name}|{partition}".encode()] = row
 
 
+def applied_key(pair_key: str, period: int) -> str:
+    """The key of a spilled tie's ids of one period in table `tie_applied`."""
+    return f"{pair_key}|{period}"
+
+
+def tie_records(
+    key: str, tie: Tie, update: dict[str, Any], inline_ids: int
+) -> tuple[dict[str, Any], list[tuple[str, list[int]]]]:
+    """What to store for a tie just changed: its state for `tie_states`, and the periods of ids
+    to store apart in `tie_applied` ((key, ids); once the tie holds over `inline_ids` ids)."""
+    if not tie.spilled and tie.interactions > inline_ids:
+        tie.spill()
+    return tie.to_state(update), [
+        (applied_key(key, period), tie.period_ids(period)) for period in tie.take_touched_periods()
+    ]
+
+
 class TieCache:
     """Decoded ties by pair key, so a tie's state is parsed once per rebalance instead of once per
-    interaction. The table stays the truth (the aggregate writes both); the cache starts empty with
-    each consumer generation, since the table may have been restored from its changelog."""
+    interaction. The tables stay the truth (the aggregate writes both); the cache starts empty with
+    each consumer generation, since the tables may have been restored from their changelogs."""
 
-    def __init__(self, table: TableT[str, Any]) -> None:
-        self._table = table
+    def __init__(self, table: TableT[str, Any], applied: TableT[str, Any]) -> None:
+        self._table, self._applied = table, applied
         self._ties: dict[str, Tie] = {}
         self._generation: object = None
 
@@ -82,8 +100,18 @@ class TieCache:
             if key not in self._ties:
                 state = self._table.get(key)
                 if state:
-                    self._ties[key] = Tie.from_state(state)
+                    self._ties[key] = Tie.from_state(state, functools.partial(self._stored_ids, key))
         return self._ties
+
+    def _stored_ids(self, key: str, period: int) -> list[int] | None:
+        return self._applied.get(applied_key(key, period))
+
+    def stored_periods(self, key: str) -> list[int]:
+        """The periods of the tie's ids stored apart in `tie_applied` (to delete with the tie)."""
+        tie = self._ties.get(key)
+        if tie is not None:
+            return sorted(tie.applied) if tie.spilled else []
+        return [int(period) for period in (self._table.get(key) or {}).get("applied_periods") or ()]
 
     def forget(self) -> None:
         """Drop every cached tie (they are read from the table again when next needed)."""

@@ -30,7 +30,15 @@ ALIASES = "aliases.v1"  # a mailbox owner's aliases (core/aliases.py), keyed by 
 # Latest value per key is all that matters for these: compaction keeps them bounded.
 COMPACTED = frozenset({TIE_UPDATES, COUNTERS, ALIASES})
 # The worker's Faust tables (streams/app.py); each has a changelog topic "<app id>-<table>-changelog".
-TABLES = ("seen_messages", "dead_letter_keys", "tie_states", "meeting_states", "message_authors", "pending_replies")
+TABLES = (
+    "seen_messages",
+    "dead_letter_keys",
+    "tie_states",
+    "tie_applied",
+    "meeting_states",
+    "message_authors",
+    "pending_replies",
+)
 ALL_TOPICS = (
     MAIL_MESSAGES,
     CALENDAR_EVENTS,
