@@ -17,6 +17,7 @@ import asyncio
 import os
 import signal
 import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -92,7 +93,20 @@ async def _one_run(settings: Settings, corpus: list[tuple[bytes, bytes]], py_spy
         cpu_before = _cpu_seconds(worker)
         engines_before = {name: _cpu_seconds(pid) for name, pid in engines.items()}
         if py_spy:
-            argv = ["py-spy", "record", "--pid", str(worker), "-r", "200", "-f", "raw", "-o", py_spy]
+            # installed into the venv, which need not be on PATH
+            installed = Path(sys.executable).with_name("py-spy")
+            argv = [
+                str(installed) if installed.exists() else "py-spy",
+                "record",
+                "--pid",
+                str(worker),
+                "-r",
+                "200",
+                "-f",
+                "raw",
+                "-o",
+                py_spy,
+            ]
             spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         started = time.perf_counter()
         watching = asyncio.create_task(_print_lag_timeline(settings, app_id, names)) if timeline else None

@@ -14,8 +14,8 @@ def iso(at: float | None) -> str | None:
     return datetime.fromtimestamp(at, tz=UTC).isoformat() if at else None
 
 
-def _direction(tie: Tie, direction: str, intensity: float) -> Direction:
-    seconds, answered = tie.replies(direction)
+def _direction(tie: Tie, direction: str, intensity: float, replies: tuple[float, int]) -> Direction:
+    seconds, answered = replies
     return Direction(
         to=tie.count("to", direction),
         cc=tie.count("cc", direction),
@@ -33,7 +33,8 @@ def explain(tie: Tie, person: str, now: float, model: TieModel) -> tuple[TieScor
     i_out, i_back = (
         (score.intensity_ab, score.intensity_ba) if out == "ab" else (score.intensity_ba, score.intensity_ab)
     )
-    sent, received = _direction(tie, out, i_out), _direction(tie, back, i_back)
+    replies = tie.reply_totals()  # both directions at once (a contacts page explains 50 ties)
+    sent, received = _direction(tie, out, i_out, replies[out]), _direction(tie, back, i_back, replies[back])
     sent_total = tie.messages(out)
     evidence = Evidence(
         sent=sent,
