@@ -31,7 +31,9 @@ async def _bench_tenants(settings: Settings) -> list[str]:
     query graph's tenant, reused by later runs, is named differently."""
     graph = connect_graph(settings)
     try:
-        return [t.name for t in await graph.tenants() if re.fullmatch(r"bench-[0-9a-f]{8}(-limit-\d+)?", t.name)]
+        return [
+            t.name for t in await graph.tenants() if re.fullmatch(r"bench-[0-9a-f]{8}(-limit-\d+|-run-\d+)?", t.name)
+        ]
     finally:
         await graph.close()
 
@@ -73,6 +75,8 @@ def test_bench_smoke_run_reports_every_figure(stack: Stack) -> None:
     assert figures["pipeline_vs_limit"] > 0
     runs = figures["neo4j_write_limit_runs_ties_per_s"]  # the Neo4j limit: the median of three writes
     assert len(runs) == 3 and figures["neo4j_write_limit_ties_per_s"] == sorted(runs)[1]
+    runs = figures["throughput_runs_msgs_per_s"]  # and the throughput: the median of three runs
+    assert len(runs) == 3 and figures["throughput_msgs_per_s"] == sorted(runs)[1]
     assert figures["query_graph_ties"] > 1000
     assert "pipeline vs lower limit" in result.stdout and "queries at" in result.stdout
     # Every run's topics and changelogs are deleted (Kafka deletes asynchronously: a marked topic
