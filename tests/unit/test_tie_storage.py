@@ -1,6 +1,7 @@
 """A tie's stored state and its applied ids stored apart (streams/state.py, core/ties.py): however a
-crash splits a batch's writes, replaying from the last commit ends with the ties a clean run makes,
-and a busy tie's state record stays small."""
+crash splits a batch's writes, replaying from the last commit ends with the ties a clean run makes
+(erase commands included, and nothing of an erased tie left), and a busy tie's state record stays
+small."""
 
 from __future__ import annotations
 
@@ -14,17 +15,21 @@ from faust.types import TableT
 from tiegraph.core.model import DAY, TieModel
 from tiegraph.core.records import Interaction
 from tiegraph.core.ties import Tie, apply_interactions
-from tiegraph.streams.state import TieCache, tie_records
+from tiegraph.streams.state import TieCache, applied_key, tie_records
 
 MODEL = TieModel()
 T0 = 1_700_000_000.0
 PAIRS = [("t|ann|bob", "ann", "bob"), ("t|ann|cat", "cat", "ann"), ("t|bob|dan", "bob", "dan")]
 
 
-def interaction_stream(rng: random.Random, distinct: int) -> list[tuple[str, Interaction]]:
+Stream = list[tuple[str, Interaction | None]]  # (pair key, interaction or None: an erase command)
+
+
+def interaction_stream(rng: random.Random, distinct: int, erases: int = 0) -> Stream:
     """`distinct` interactions over two years on three pairs, with copies (derive replaying after a
-    crash, a mailbox imported twice) placed anywhere after their originals."""
-    stream: list[tuple[str, Interaction]] = []
+    crash, a mailbox imported twice) placed anywhere after their originals, and `erases` erase
+    commands anywhere."""
+    stream: Stream = []
     for n in range(distinct):
         key, a, b = rng.choice(PAIRS)
         sender, recipient = (a, b) if rng.random() < 0.6 else (b, a)
@@ -34,6 +39,8 @@ def interaction_stream(rng: random.Random, distinct: int) -> list[tuple[str, Int
     for _ in range(distinct // 3):
         original = rng.randrange(len(stream))
         stream.insert(rng.randrange(original + 1, len(stream) + 1), stream[original])
+    for _ in range(erases):
+        stream.insert(rng.randrange(len(stream) + 1), (rng.choice(PAIRS)[0], None))
     return stream
 
 
@@ -45,25 +52,46 @@ class Tables:
     applied: dict[str, Any] = field(default_factory=dict)
     crashes: int = 0
     split_crashes: int = 0  # crashes where a state and its ids stored apart did not land together
+    erased_apart: int = 0  # periods of ids stored apart that erase commands deleted
 
     def store(self, table: dict[str, Any], key: str, value: Any) -> None:
-        table[key] = json.loads(json.dumps(value))
+        if value is None:  # a tombstone
+            table.pop(key, None)
+        else:
+            table[key] = json.loads(json.dumps(value))
+
+    def orphans(self) -> list[str]:
+        """Ids stored apart that no state lists: nothing would ever read or delete them."""
+        listed = {applied_key(k, p) for k, state in self.states.items() for p in state.get("applied_periods") or ()}
+        return sorted(set(self.applied) - listed)
 
 
 def run_aggregate(
-    stream: list[tuple[str, Interaction]], rng: random.Random, crash_rate: float, inline_ids: int
+    stream: Stream, rng: random.Random, crash_rate: float, inline_ids: int
 ) -> tuple[dict[str, Tie], Tables]:
-    """What the aggregate agent does with the stream (offset = position), in batches; a crash lands
-    a random part of the batch's writes and the stage starts again from its last commit."""
+    """What the aggregate agent (streams/app.py) does with the stream (offset = position), in
+    batches; a crash lands a random part of the batch's writes and the stage starts again from its
+    last commit."""
     tables = Tables()
     cache = TieCache(cast(TableT[str, Any], tables.states), cast(TableT[str, Any], tables.applied))
     generation = committed = 0
     while committed < len(stream):
         size = rng.randint(1, 40)
-        batch = [(key, interaction, committed + i) for i, (key, interaction) in enumerate(stream[committed:][:size])]
-        loaded = cache.for_batch((key for key, _, _ in batch), generation)
-        writes: list[tuple[dict[str, Any], str, Any]] = []
-        changed = apply_interactions(loaded, batch, lambda tenant: MODEL)
+        taken = stream[committed:][:size]
+        keyed: list[tuple[str, Interaction, int | None]] = []
+        erased: set[str] = set()
+        for i, (key, interaction) in enumerate(taken):
+            if interaction is None:
+                erased.add(key)
+                keyed = [item for item in keyed if item[0] != key]
+            else:
+                keyed.append((key, interaction, committed + i))
+        loaded = cache.for_batch((key for key, _, _ in keyed if key not in erased), generation)
+        erased_applied = cache.erase(erased)
+        changed = apply_interactions(loaded, keyed, lambda tenant: MODEL)
+        writes: list[tuple[dict[str, Any], str, Any]] = [(tables.states, key, None) for key in erased - set(changed)]
+        writes += [(tables.applied, stored, None) for stored in erased_applied]
+        tables.erased_apart += len(erased_applied)
         for key in changed:
             state, spilled = tie_records(key, loaded[key], loaded[key].to_update(), inline_ids)
             writes.append((tables.states, key, state))
@@ -81,24 +109,33 @@ def run_aggregate(
             tables.store(table, key, value)
         for key in changed:
             loaded[key].mark_stored()
-        committed += len(batch)
+        committed += len(taken)
     restored = TieCache(cast(TableT[str, Any], tables.states), cast(TableT[str, Any], tables.applied))
     return restored.for_batch([key for key, _, _ in PAIRS], "after"), tables
 
 
+def stored_ids(tie: Tie) -> dict[int, list[int]]:
+    return {period: tie.applied.stored_form(period) for period in tie.applied.periods()}
+
+
 def test_crashes_splitting_a_batchs_writes_leave_the_ties_of_a_clean_run() -> None:
-    crashes = split = spilled = 0
-    for seed in range(60):
-        stream = interaction_stream(random.Random(seed), distinct=120)
+    crashes = split = spilled = erased = 0
+    for seed in range(100):
+        stream = interaction_stream(random.Random(seed), distinct=120, erases=seed % 3)
         clean, _ = run_aggregate(stream, random.Random(seed), crash_rate=0.0, inline_ids=10**9)
-        distinct = {key: {i.id for k, i in stream if k == key} for key, _, _ in PAIRS}
-        assert {key: tie.interactions for key, tie in clean.items()} == {k: len(ids) for k, ids in distinct.items()}
-        for inline_ids in (4, 30):
+        if seed % 3 == 0:  # no erases: every distinct interaction counted once
+            distinct = {key: {i.id for k, i in stream if k == key and i} for key, _, _ in PAIRS}
+            assert {key: tie.interactions for key, tie in clean.items()} == {k: len(i) for k, i in distinct.items()}
+        for inline_ids in (1, 4, 30):
             crashed, tables = run_aggregate(stream, random.Random(seed + 1000), crash_rate=0.3, inline_ids=inline_ids)
             assert {k: t.to_update() for k, t in crashed.items()} == {k: t.to_update() for k, t in clean.items()}, seed
+            assert {k: stored_ids(t) for k, t in crashed.items()} == {k: stored_ids(t) for k, t in clean.items()}, seed
+            assert tables.orphans() == [], seed  # an erased tie's ids are deleted, however the crash fell
             crashes, split = crashes + tables.crashes, split + tables.split_crashes
             spilled += sum(tie.spilled for tie in crashed.values())
-    assert crashes > 300 and split > 200 and spilled > 100  # the runs really crashed, split and spilled
+            erased += tables.erased_apart
+    # the runs really crashed, split, spilled, and erased ties whose ids were stored apart
+    assert crashes > 800 and split > 600 and spilled > 300 and erased > 200
 
 
 def test_a_busy_ties_state_record_stays_small_and_its_ids_are_kept() -> None:

@@ -15,7 +15,6 @@ from tiegraph.core.ties import (
     Tie,
     apply_interaction,
     apply_interactions,
-    period_of,
     score_tie,
     strength_bound,
     strength_bound_key,
@@ -211,7 +210,8 @@ def test_a_copy_is_not_counted_again_at_any_later_offset() -> None:
 
 def test_a_state_from_before_ids_were_grouped_by_period_still_knows_them() -> None:
     tie = tie_of([contact("ann", "bob", T0, "m1")])
-    legacy = {**tie.to_state(), "applied": [next(iter(tie.applied[period_of(T0)]))]}  # hashes alone
+    [stored] = tie.to_state()["applied"].values()  # [hash, offset]
+    legacy = {**tie.to_state(), "applied": stored[:1]}  # hashes alone
     restored = Tie.from_state(legacy)
     assert not apply_interaction(restored, contact("ann", "bob", T0, "m1"), MODEL, offset=3)
     assert apply_interaction(restored, contact("ann", "bob", T0 + 60, "m2"), MODEL, offset=4)

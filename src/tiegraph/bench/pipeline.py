@@ -119,8 +119,8 @@ async def _latest_ties(bootstrap: str, topic: str) -> tuple[list[dict[str, Any]]
 
 
 WRITE_LIMIT_RUNS = 3
-# Single-worker pipeline runs: on this 2-core machine, shared with Kafka and Neo4j, one run ranged
-# from 2,260 to 3,190 msgs/s within a session; the bench reports the median, as for the limit.
+# Single-worker pipeline runs: on this 2-core machine, shared with Kafka and Neo4j, single runs
+# ranged from 2,260 to 3,190 msgs/s within a session; the bench reports the median, as for the limit.
 PIPELINE_RUNS = 3
 
 

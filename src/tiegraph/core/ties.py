@@ -6,9 +6,10 @@ order-independent (a sum of w * 2^(-(ref - t)/h)) and idempotent by interaction 
 
 The ids a tie has counted are kept for good (a copy of a message can be imported years later,
 and derive's replays after a crash send copies at any distance), so they grow with the tie. They
-are kept per period of the interactions' time: a copy has its original's time, so one period is
-all a check reads, and a busy tie's ids can be stored a period at a time beside its state
-(`spill`) instead of inside a state record that would grow past Kafka's record limit.
+are kept per period of the interactions' time: a copy has its original's time, so a check looks
+in one period, and a busy tie's ids can be stored a period at a time beside its state (`spill`)
+instead of inside a state record that would grow past Kafka's record limit (loading a tie after a
+rebalance still reads all its periods).
 """
 
 from __future__ import annotations
@@ -29,11 +30,93 @@ _TURN_KINDS = ("to", "reply")  # a Cc does not ask for an answer
 MAX_CONVERSATIONS = 32  # per tie, the most recent; enough to know whose turn it is
 MAX_TURNS = 16  # per conversation, the most recent messages (time order, so late arrivals fit in)
 PERIOD = 32 * DAY  # applied ids are grouped by the period of the interaction's time
-LEGACY_PERIOD = -1  # ids of states written before the grouping (their times unknown): always checked
+# Ids of states written before the grouping (their times unknown) go to one of these periods by
+# their hash, where a check also looks: split, so that a long tie's old ids make no huge record.
+LEGACY_BUCKETS = 64
+
+
+def legacy_period(effect: int) -> int:
+    return -1 - effect % LEGACY_BUCKETS
+
+
+_HASH_BITS = 64
+_HASH_MASK = (1 << _HASH_BITS) - 1
 
 
 def period_of(at: float) -> int:
     return int(at // PERIOD)
+
+
+class AppliedIds:
+    """The interactions a tie counted: per period of their time, id hash -> the interactions.v1
+    offset that counted it. Flat while the tie keeps them inside its state (one dict, the period
+    in each key: most ties hold a handful of ids, and a dict per period cost ~1 KB a tie); grouped
+    per period once they are stored apart (each period is written as one record)."""
+
+    __slots__ = ("_flat", "_grouped", "_touched")
+
+    def __init__(self) -> None:
+        self._flat: dict[int, int] = {}  # period << 64 | unsigned hash -> offset
+        self._grouped: dict[int, dict[int, int]] | None = None  # period -> {hash: offset}
+        self._touched: set[int] | None = None  # grouped periods changed since `take_touched`
+
+    def get(self, period: int, effect: int) -> int | None:
+        if self._grouped is None:
+            return self._flat.get(period << _HASH_BITS | effect & _HASH_MASK)
+        ids = self._grouped.get(period)
+        return ids.get(effect) if ids else None
+
+    def put(self, period: int, effect: int, offset: int) -> None:
+        if self._grouped is None:
+            self._flat[period << _HASH_BITS | effect & _HASH_MASK] = offset
+            return
+        self._grouped.setdefault(period, {})[effect] = offset
+        if self._touched is None:
+            self._touched = set()
+        self._touched.add(period)
+
+    def __len__(self) -> int:
+        return len(self._flat) if self._grouped is None else sum(len(ids) for ids in self._grouped.values())
+
+    def periods(self) -> list[int]:
+        return sorted(self._by_period())
+
+    def stored_form(self, period: int) -> list[int]:
+        """One period's ids as stored: [hash, offset, hash, offset, ...] (flat: a list per id made
+        encoding and decoding a state several times slower)."""
+        ids = self._by_period().get(period, {})
+        return [number for pair in ids.items() for number in pair]
+
+    def group(self) -> None:
+        """Keep the ids per period from now on, every period marked as changed."""
+        if self._grouped is None:
+            self._grouped, self._flat = self._by_period(), {}
+        self._touched = set(self._grouped)
+
+    def take_touched(self) -> list[int]:
+        touched, self._touched = self._touched, None
+        return sorted(touched or ())
+
+    def _by_period(self) -> dict[int, dict[int, int]]:
+        if self._grouped is not None:
+            return self._grouped
+        grouped: dict[int, dict[int, int]] = {}
+        for key, offset in self._flat.items():
+            hashed = key & _HASH_MASK
+            grouped.setdefault(key >> _HASH_BITS, {})[hashed - (1 << _HASH_BITS) if hashed >> 63 else hashed] = offset
+        return grouped
+
+    @classmethod
+    def of(cls, stored: Iterable[tuple[int, list[int]]], grouped: bool) -> AppliedIds:
+        """Ids from their stored form, (period, [hash, offset, ...]) pairs."""
+        applied = cls()
+        if grouped:
+            applied._grouped = {}
+        for period, ids in stored:
+            for effect, offset in zip(ids[::2], ids[1::2], strict=True):
+                applied.put(period, effect, offset)
+        applied._touched = None
+        return applied
 
 
 def decay(value: float, elapsed: float, half_life: float) -> float:
@@ -71,15 +154,13 @@ class Tie:
     # The interactions counted, per period of their time: id hash -> the interactions.v1 offset
     # where it was counted (-1: not read from the stream). With `offset` it tells a copy of an
     # interaction already counted from one whose counting was lost (see apply_interaction).
-    applied: dict[int, dict[int, int]] = field(default_factory=dict)
+    applied: AppliedIds = field(default_factory=AppliedIds)
     interactions: int = 0  # distinct interactions counted
     offset: int = -1  # the latest interactions.v1 offset this state reflects
     spilled: bool = False  # the applied ids are stored per period beside the state, not in it
     # Spilled, and every period's ids known to be stored. Until then the state carries the ids
     # too: the replay after a crash re-records only the ids of the batch it replays.
     periods_stored: bool = True
-    # periods whose ids changed since `take_touched_periods` was last asked (not stored)
-    touched_periods: set[int] = field(default_factory=set, repr=False, compare=False)
     # conversation topic -> its latest turns [[from a?, time], ...] in time order
     conversations: dict[str, list[list[Any]]] = field(default_factory=dict)
     # answers that left the retained turns: "ab" -> [seconds a took in total, times a answered b]
@@ -135,9 +216,9 @@ class Tie:
         data["days"] = sorted(self.days)  # the days themselves, where the update has their count
         data["offset"] = self.offset
         if self.spilled:
-            data["applied_periods"] = sorted(self.applied)
+            data["applied_periods"] = self.applied.periods()
         if not (self.spilled and self.periods_stored):
-            data["applied"] = {str(period): self.period_ids(period) for period in self.applied}
+            data["applied"] = {str(period): self.applied.stored_form(period) for period in self.applied.periods()}
         data["conversations"] = self.conversations
         data["settled_replies"] = self.settled_replies
         return data
@@ -172,16 +253,11 @@ class Tie:
             "interactions": self.interactions,
         }
 
-    def period_ids(self, period: int) -> list[int]:
-        """One period's applied ids as stored: [hash, offset, hash, offset, ...] (flat: a list per
-        id made encoding and decoding a state several times slower)."""
-        return [number for pair in self.applied[period].items() for number in pair]
-
     def spill(self) -> None:
         """Store the applied ids per period beside the state from now on (all periods to write;
         the state carries them too until `mark_stored`)."""
         self.spilled, self.periods_stored = True, False
-        self.touched_periods.update(self.applied)
+        self.applied.group()
 
     def mark_stored(self) -> None:
         """Everything written for this tie so far is stored (the batch's writes are in Kafka)."""
@@ -189,8 +265,7 @@ class Tie:
 
     def take_touched_periods(self) -> list[int]:
         """The periods whose ids changed since the last call, to store beside a spilled state."""
-        touched, self.touched_periods = self.touched_periods, set()
-        return sorted(touched) if self.spilled else []
+        return self.applied.take_touched()
 
     @classmethod
     def from_state(cls, data: dict[str, Any], stored_period: Callable[[int], list[int] | None] | None = None) -> Tie:
@@ -215,7 +290,7 @@ class Tie:
             a_name=data.get("a_name", ""),
             b_name=data.get("b_name", ""),
             applied=applied,
-            interactions=int(data.get("interactions", sum(len(ids) for ids in applied.values()))),
+            interactions=int(data.get("interactions", len(applied))),
             offset=int(data.get("offset", -1)),
             spilled=spilled,
             periods_stored=not (spilled and carried),
@@ -228,30 +303,18 @@ class Tie:
         return tie
 
 
-def _stored_applied(
-    data: dict[str, Any], stored_period: Callable[[int], list[int] | None] | None
-) -> dict[int, dict[int, int]]:
+def _stored_applied(data: dict[str, Any], stored_period: Callable[[int], list[int] | None] | None) -> AppliedIds:
     raw = data.get("applied") or {}
     if isinstance(raw, list):  # a state from before ids were grouped: hashes alone, all counted
-        return {LEGACY_PERIOD: dict.fromkeys(raw, -1)} if raw else {}
-    applied: dict[int, dict[int, int]] = {}
+        return AppliedIds.of([(legacy_period(effect), [effect, -1]) for effect in raw], grouped=False)
     stored = [(p, stored_period(p) if stored_period else None) for p in map(int, data.get("applied_periods") or ())]
-    for period, ids in [*stored, *((int(p), ids) for p, ids in raw.items())]:
-        applied.setdefault(period, {}).update(zip((ids or [])[::2], (ids or [])[1::2], strict=True))
-    return applied
+    inside = [(int(period), ids) for period, ids in raw.items()]
+    return AppliedIds.of([(p, ids or []) for p, ids in [*stored, *inside]], grouped="applied_periods" in data)
 
 
 def _counted_at(tie: Tie, period: int, effect: int) -> int | None:
-    ids = tie.applied.get(period)
-    found = ids.get(effect) if ids else None
-    if found is None and LEGACY_PERIOD in tie.applied:
-        found = tie.applied[LEGACY_PERIOD].get(effect)
-    return found
-
-
-def _record(tie: Tie, period: int, effect: int, offset: int) -> None:
-    tie.applied.setdefault(period, {})[effect] = offset
-    tie.touched_periods.add(period)
+    found = tie.applied.get(period, effect)
+    return tie.applied.get(legacy_period(effect), effect) if found is None else found
 
 
 def apply_interaction(tie: Tie, interaction: Interaction, model: TieModel, offset: int | None = None) -> bool:
@@ -268,13 +331,13 @@ def apply_interaction(tie: Tie, interaction: Interaction, model: TieModel, offse
     counted_at = _counted_at(tie, period, effect)
     if offset is not None and offset <= tie.offset:
         if counted_at is None:
-            _record(tie, period, effect, offset)
+            tie.applied.put(period, effect, offset)
             return True
         return False
     if counted_at is not None and counted_at <= tie.offset:
         tie.offset = tie.offset if offset is None else offset
         return False
-    _record(tie, period, effect, tie.offset if offset is None else offset)
+    tie.applied.put(period, effect, tie.offset if offset is None else offset)
     tie.offset = tie.offset if offset is None else offset
     tie.interactions += 1
     tie.origin_ms = max(tie.origin_ms, interaction.origin_ms)

@@ -47,7 +47,7 @@ from tiegraph.streams.delivery import BatchDelivery, GuardedApp, SendFailures, m
 from tiegraph.streams.erase import is_erase_command, is_forget_authors_command, split_deletions
 from tiegraph.streams.intake import RawSchema, take_batches
 from tiegraph.streams.lag import LagReader
-from tiegraph.streams.state import BatchCounts, DistinctCounts, TieCache, applied_key, tie_records
+from tiegraph.streams.state import BatchCounts, DistinctCounts, TieCache, tie_records
 from tiegraph.streams.tenants import TenantDirectory
 from tiegraph.streams.watchdog import StallWatch
 
@@ -286,9 +286,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                     # a blocked one may have been sent before the block
                     keyed.append((key, interaction, event.message.offset))
             loaded = ties.for_batch((item[0] for item in keyed if item[0] not in erased), app.consumer_generation_id)
-            erased_periods = {key: ties.stored_periods(key) for key in erased}
-            for key in erased:
-                loaded.pop(key, None)  # interactions after the erase start a new tie
+            erased_applied = ties.erase(erased.keys())  # interactions after the erase start a new tie
             changed = apply_interactions(loaded, keyed, tenants.model)
             updates = {key: loaded[key].to_update() for key in changed}
             try:
@@ -297,11 +295,10 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 for key, update in updates.items():
                     send(delivery, tie_updates, key.encode(), update)
                 await delivery.settle()
-                for key, periods in erased_periods.items():
-                    if key not in updates:
-                        delivery.write(tie_states, key, None, erased[key])
-                    for period in periods:
-                        delivery.write(tie_applied, applied_key(key, period), None, erased[key])
+                for key in erased.keys() - updates.keys():
+                    delivery.write(tie_states, key, None, erased[key])
+                for stored in erased_applied:
+                    delivery.write(tie_applied, stored, None, erased[stored.rpartition("|")[0]])
                 for key, update in updates.items():
                     state, spilled = tie_records(key, loaded[key], update, settings.tie_inline_ids)
                     delivery.write(tie_states, key, state, event_of[key])

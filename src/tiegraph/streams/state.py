@@ -7,7 +7,7 @@ is dropped when the consumer generation changes and recomputed from the table.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from faust.types import TableT
@@ -77,7 +77,7 @@ def tie_records(
     if not tie.spilled and tie.interactions > inline_ids:
         tie.spill()
     return tie.to_state(update), [
-        (applied_key(key, period), tie.period_ids(period)) for period in tie.take_touched_periods()
+        (applied_key(key, period), tie.applied.stored_form(period)) for period in tie.take_touched_periods()
     ]
 
 
@@ -106,12 +106,16 @@ class TieCache:
     def _stored_ids(self, key: str, period: int) -> list[int] | None:
         return self._applied.get(applied_key(key, period))
 
-    def stored_periods(self, key: str) -> list[int]:
-        """The periods of the tie's ids stored apart in `tie_applied` (to delete with the tie)."""
-        tie = self._ties.get(key)
-        if tie is not None:
-            return sorted(tie.applied) if tie.spilled else []
-        return [int(period) for period in (self._table.get(key) or {}).get("applied_periods") or ()]
+    def erase(self, keys: Collection[str]) -> list[str]:
+        """Forget the ties of `keys` (erased pairs); the keys of theirs in `tie_applied`, to delete:
+        every period stored for the pair, not only those its state lists (a crash can land a
+        period whose state did not). One scan of that table per batch that erases: erasure is rare,
+        and `tie_applied` holds only the busiest ties."""
+        for key in keys:
+            self._ties.pop(key, None)
+        if not keys:
+            return []
+        return [stored for stored in self._applied if stored.rpartition("|")[0] in keys]
 
     def forget(self) -> None:
         """Drop every cached tie (they are read from the table again when next needed)."""
