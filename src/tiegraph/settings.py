@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # beyond, per period of time in table `tie_applied` beside it, so a busy pair's record stays
     # small (ids inside grow ~30 bytes each, toward Kafka's 1 MiB record limit).
     tie_inline_ids: int = 512
+    # Decoded ties the aggregate keeps in memory (most recently used; ~2.4 KB each): the others are
+    # read back from the table when their pair is next seen.
+    tie_cache_size: int = 100_000
     # A SIGKILLed worker's partitions wait this long before the group gives them to others.
     kafka_session_timeout_s: float = 30.0
     stall_seconds: float = 90.0  # a partition with lag and no commit for this long restarts the worker

@@ -67,7 +67,7 @@ class Tables:
 
 
 def run_aggregate(
-    stream: Stream, rng: random.Random, crash_rate: float, inline_ids: int
+    stream: Stream, rng: random.Random, crash_rate: float, inline_ids: int, cached: int = 100
 ) -> tuple[dict[str, Tie], Tables]:
     """What the aggregate agent (streams/app.py) does with the stream (offset = position), in
     batches; a crash lands a random part of the batch's writes and the stage starts again from its
@@ -109,6 +109,7 @@ def run_aggregate(
             tables.store(table, key, value)
         for key in changed:
             loaded[key].mark_stored()
+        cache.trim(cached)
         committed += len(taken)
     restored = TieCache(cast(TableT[str, Any], tables.states), cast(TableT[str, Any], tables.applied))
     return restored.for_batch([key for key, _, _ in PAIRS], "after"), tables
@@ -126,8 +127,8 @@ def test_crashes_splitting_a_batchs_writes_leave_the_ties_of_a_clean_run() -> No
         if seed % 3 == 0:  # no erases: every distinct interaction counted once
             distinct = {key: {i.id for k, i in stream if k == key and i} for key, _, _ in PAIRS}
             assert {key: tie.interactions for key, tie in clean.items()} == {k: len(i) for k, i in distinct.items()}
-        for inline_ids in (1, 4, 30):
-            crashed, tables = run_aggregate(stream, random.Random(seed + 1000), crash_rate=0.3, inline_ids=inline_ids)
+        for inline_ids, cached in ((1, 100), (4, 1), (30, 2)):  # a small cache reads ties back often
+            crashed, tables = run_aggregate(stream, random.Random(seed + 1000), 0.3, inline_ids, cached)
             assert {k: t.to_update() for k, t in crashed.items()} == {k: t.to_update() for k, t in clean.items()}, seed
             assert {k: stored_ids(t) for k, t in crashed.items()} == {k: stored_ids(t) for k, t in clean.items()}, seed
             assert tables.orphans() == [], seed  # an erased tie's ids are deleted, however the crash fell
@@ -152,3 +153,19 @@ def test_a_busy_ties_state_record_stays_small_and_its_ids_are_kept() -> None:
     assert max(len(json.dumps(ids)) for ids in tables.applied.values()) < 10_000  # ~220 ids per period
     again = stream[1_234][1]
     assert apply_interactions(ties, [("t|ann|bob", again, len(stream) + 5)], lambda tenant: MODEL) == []
+
+
+def test_the_tie_cache_keeps_the_most_recently_used_ties_and_reads_the_others_back() -> None:
+    tables = Tables()
+    cache = TieCache(cast(TableT[str, Any], tables.states), cast(TableT[str, Any], tables.applied))
+    stream = [(key, Interaction("t", a, b, "to", 1.0, T0 + n, f"m{n}")) for n, (key, a, b) in enumerate(PAIRS * 2)]
+    keyed: list[tuple[str, Interaction, int | None]] = [(k, i, n) for n, (k, i) in enumerate(stream)]
+    loaded = cache.for_batch([], "gen")
+    for key in apply_interactions(loaded, keyed, lambda tenant: MODEL):
+        tables.store(tables.states, key, tie_records(key, loaded[key], loaded[key].to_update(), 512)[0])
+    before = {key: tie.to_update() for key, tie in loaded.items()}
+    cache.for_batch([PAIRS[0][0]], "gen")  # used last
+    cache.trim(1)
+    assert list(cache.for_batch([], "gen")) == [PAIRS[0][0]]
+    again = cache.for_batch([key for key, _, _ in PAIRS], "gen")  # the others read back from the table
+    assert {key: tie.to_update() for key, tie in again.items()} == before

@@ -307,6 +307,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 await delivery.settle()
                 for key in updates:
                     loaded[key].mark_stored()
+                ties.trim(settings.tie_cache_size)
             except BaseException:
                 ties.forget()  # the cache may be ahead of what reached Kafka: re-read the table
                 raise
