@@ -47,6 +47,10 @@ def period_of(at: float) -> int:
     return int(at // PERIOD)
 
 
+def _flattened(ids: dict[int, int]) -> list[int]:
+    return [number for pair in ids.items() for number in pair]
+
+
 class AppliedIds:
     """The interactions a tie counted: per period of their time, id hash -> the interactions.v1
     offset that counted it. Flat while the tie keeps them inside its state (one dict, the period
@@ -84,8 +88,11 @@ class AppliedIds:
     def stored_form(self, period: int) -> list[int]:
         """One period's ids as stored: [hash, offset, hash, offset, ...] (flat: a list per id made
         encoding and decoding a state several times slower)."""
-        ids = self._by_period().get(period, {})
-        return [number for pair in ids.items() for number in pair]
+        return _flattened(self._by_period().get(period, {}))
+
+    def stored_forms(self) -> dict[str, list[int]]:
+        """Every period's ids as stored, by period (a string: a JSON object's key), grouped once."""
+        return {str(period): _flattened(ids) for period, ids in sorted(self._by_period().items())}
 
     def group(self) -> None:
         """Keep the ids per period from now on, every period marked as changed."""
@@ -218,7 +225,7 @@ class Tie:
         if self.spilled:
             data["applied_periods"] = self.applied.periods()
         if not (self.spilled and self.periods_stored):
-            data["applied"] = {str(period): self.applied.stored_form(period) for period in self.applied.periods()}
+            data["applied"] = self.applied.stored_forms()
         data["conversations"] = self.conversations
         data["settled_replies"] = self.settled_replies
         return data
