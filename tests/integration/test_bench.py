@@ -70,6 +70,7 @@ def test_bench_smoke_run_reports_every_figure(stack: Stack) -> None:
     ):
         assert figures[name] > 0, name
     assert figures["freshness_probes"] + figures["freshness_probes_not_seen"] == 60  # 3 s at 1,000/s, 1 in 50
+    assert figures["freshness_warmup_s"] == 5 and figures["freshness_warmup_max_ms"] > 0  # measured, apart
     if figures["freshness_probes"]:
         assert 0 < figures["freshness_p50_ms"] <= figures["freshness_p99_ms"]
     assert figures["pipeline_vs_limit"] > 0

@@ -9,7 +9,8 @@ On the local services it generates a corpus with the synthetic organisation gene
      (into three fresh tenants; the median);
   4. worker peak RSS (VmHWM of the Faust worker process, the most of the runs);
   5. the same pipeline run with two workers in one consumer group (a fresh tenant too);
-  6. freshness at a steady live rate of 1,000 msgs/s (freshness.py).
+  6. freshness at a steady live rate of 1,000 msgs/s, after 5 s warming its fresh worker up
+     (freshness.py).
 Query latency comes from queries.py, on a generated graph of 1M ties by default.
 """
 
@@ -32,7 +33,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from tiegraph.bench.freshness import measure_freshness
+from tiegraph.bench.freshness import WARMUP_S, measure_freshness
 from tiegraph.bench.queries import measure_query_latency
 from tiegraph.deployment import connect_graph
 from tiegraph.errors import GraphUnavailable, StreamUnavailable
@@ -252,7 +253,7 @@ async def _freshness(
         functools.partial(_delete_tenants, settings, [tenant]),
     ]
     await t.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions, settings.topic_replication)
-    background = _corpus(int(rate * seconds), people, tenant, seed=7)
+    background = _corpus(int(rate * (WARMUP_S + seconds)), people, tenant, seed=7)
     await _create_tenant(settings, tenant)
     processes = _spawn_workers(settings, 1, names.prefix, app_id)
     graph = connect_graph(settings)
@@ -351,7 +352,9 @@ def print_table(result: dict[str, Any]) -> None:
         (
             "freshness at 1,000 msgs/s",
             f"p50 {result['freshness_p50_ms']} ms, p99 {result['freshness_p99_ms']} ms "
-            f"({result['freshness_probes']} probes, {result['freshness_probes_not_seen']} not seen)",
+            f"({result['freshness_probes']} probes, {result['freshness_probes_not_seen']} not seen; "
+            f"the first {result['freshness_warmup_s']:.0f} s warming the worker up: at most "
+            f"{result['freshness_warmup_max_ms']} ms)",
         ),
         (
             f"queries at {result['query_graph_ties']:,} ties (p50 / p99)",
