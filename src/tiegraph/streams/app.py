@@ -297,8 +297,8 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 await delivery.settle()
                 for key in erased.keys() - updates.keys():
                     delivery.write(tie_states, key, None, erased[key])
-                for stored in erased_applied:
-                    delivery.write(tie_applied, stored, None, erased[stored.rpartition("|")[0]])
+                for stored, pair in erased_applied.items():
+                    delivery.write(tie_applied, stored, None, erased[pair])
                 for key, update in updates.items():
                     state, spilled = tie_records(key, loaded[key], update, settings.tie_inline_ids)
                     delivery.write(tie_states, key, state, event_of[key])

@@ -69,6 +69,11 @@ def applied_key(pair_key: str, period: int) -> str:
     return f"{pair_key}|{period}"
 
 
+def applied_pair(stored_key: str) -> str:
+    """The pair key of an `applied_key` (a period holds no "|")."""
+    return stored_key.rpartition("|")[0]
+
+
 def tie_records(
     key: str, tie: Tie, update: dict[str, Any], inline_ids: int
 ) -> tuple[dict[str, Any], list[tuple[str, list[int]]]]:
@@ -119,16 +124,16 @@ class TieCache:
     def _stored_ids(self, key: str, period: int) -> list[int] | None:
         return self._applied.get(applied_key(key, period))
 
-    def erase(self, keys: Collection[str]) -> list[str]:
-        """Forget the ties of `keys` (erased pairs); the keys of theirs in `tie_applied`, to delete:
-        every period stored for the pair, not only those its state lists (a crash can land a
-        period whose state did not). One scan of that table per batch that erases: erasure is rare,
-        and `tie_applied` holds only the busiest ties."""
+    def erase(self, keys: Collection[str]) -> dict[str, str]:
+        """Forget the ties of `keys` (erased pairs); their keys in `tie_applied` to delete, each
+        with its pair key: every period stored for the pair, not only those its state lists (a
+        crash can land a period whose state did not). One scan of that table per batch that
+        erases: erasure is rare, and `tie_applied` holds only the busiest ties."""
         for key in keys:
             self._ties.pop(key, None)
         if not keys:
-            return []
-        return [stored for stored in self._applied if stored.rpartition("|")[0] in keys]
+            return {}
+        return {stored: pair for stored in self._applied if (pair := applied_pair(stored)) in keys}
 
     def forget(self) -> None:
         """Drop every cached tie (they are read from the table again when next needed)."""
