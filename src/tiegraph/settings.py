@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     app_id: str = "tiegraph"  # the Faust app id, which is also the Kafka consumer group
     worker_web_port: int = 6066
     store: str = "memory://"  # Faust table store; rocksdb:// keeps large tables on disk
+    # What the RocksDB store may hold in memory (block caches and write buffers), over all of a
+    # worker's tables and partitions (streams/app.py `rocksdb_options`).
+    rocksdb_memory_mb: int = 256
     commit_interval_s: float = 1.0
     # A batch waits at most `*_batch_seconds` after its first record for more (under a backlog it
     # fills at once): the windows add up along the stages, and at a live 1,000 msgs/s windows of

@@ -27,12 +27,14 @@ async def _bench_topics(bootstrap: str) -> list[str]:
 
 
 async def _bench_tenants(settings: Settings) -> list[str]:
-    """Tenants a bench run creates (its pipeline's, its Neo4j limit's and its freshness run's); the
-    query graph's tenant, reused by later runs, is named differently."""
+    """Tenants a bench run creates (its pipeline's, its Neo4j limit's, its freshness run's and its
+    memory-at-scale run's); the query graph's tenant, reused by later runs, is named differently."""
     graph = connect_graph(settings)
     try:
         return [
-            t.name for t in await graph.tenants() if re.fullmatch(r"bench-[0-9a-f]{8}(-limit-\d+|-run-\d+)?", t.name)
+            t.name
+            for t in await graph.tenants()
+            if re.fullmatch(r"bench-[0-9a-f]{8}(-limit-\d+|-run-\d+|-scale)?", t.name)
         ]
     finally:
         await graph.close()
@@ -53,6 +55,8 @@ def test_bench_smoke_run_reports_every_figure(stack: Stack) -> None:
         "2000",
         "--query-requests",
         "20",
+        "--scale-ties",
+        "3000",
         "--json",
         timeout=600,
     )
@@ -79,6 +83,10 @@ def test_bench_smoke_run_reports_every_figure(stack: Stack) -> None:
     runs = figures["throughput_runs_msgs_per_s"]  # and the throughput: the median of three runs
     assert len(runs) == 3 and figures["throughput_msgs_per_s"] == sorted(runs)[1]
     assert figures["query_graph_ties"] > 1000
+    # Memory at scale: one worker (RocksDB store) built exactly the ties scale.py's mail makes.
+    assert figures["scale_ties"] == 3000 and figures["scale_store"] == "rocksdb://"
+    assert figures["worker_rss_mb"] > 0 and figures["worker_rss_throughput_runs_mb"] > 0
+    assert figures["scale_tables_disk_mb"] > 0
     assert "pipeline vs lower limit" in result.stdout and "queries at" in result.stdout
     # Every run's topics and changelogs are deleted (Kafka deletes asynchronously: a marked topic
     # may still be listed for a moment).
@@ -93,3 +101,4 @@ def test_bench_smoke_run_reports_every_figure(stack: Stack) -> None:
         loop.close()
     assert not left, left
     assert not tenants_left, tenants_left
+    assert not list((stack.settings.home / "faust").glob("tiegraph-bench-*"))  # nor its workers' table files

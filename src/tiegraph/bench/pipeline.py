@@ -7,11 +7,13 @@ On the local services it generates a corpus with the synthetic organisation gene
      (every tie created, as in a backfill), the median;
   3. neo4j_write_limit: the final tie states are written again with the same batched UNWIND statement
      (into three fresh tenants; the median);
-  4. worker peak RSS (VmHWM of the Faust worker process, the most of the runs);
-  5. the same pipeline run with two workers in one consumer group (a fresh tenant too);
-  6. freshness at a steady live rate of 1,000 msgs/s, after 5 s warming its fresh worker up
-     (freshness.py).
-Query latency comes from queries.py, on a generated graph of 1M ties by default.
+  4. the same pipeline run with two workers in one consumer group (a fresh tenant too);
+  5. freshness at a steady live rate of 1,000 msgs/s, after 5 s warming its fresh worker up
+     (freshness.py);
+  6. query latency (queries.py), on a generated graph of 1M ties by default;
+  7. worker peak RSS at scale: one fresh worker (RocksDB store by default) takes scale.py's mail
+     to a settled graph of 1M ties by default; its VmHWM. The throughput runs' peak is reported
+     too, for their ~11,500 ties.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import functools
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,6 +38,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from tiegraph.bench.freshness import WARMUP_S, measure_freshness
 from tiegraph.bench.queries import measure_query_latency
+from tiegraph.bench.scale import scale_corpus
 from tiegraph.deployment import connect_graph
 from tiegraph.errors import GraphUnavailable, StreamUnavailable
 from tiegraph.graph.neo4j import tie_row
@@ -165,7 +169,9 @@ def _peak_rss_mb(supervisor: int) -> float:
     return peak
 
 
-def _spawn_workers(settings: Settings, count: int, prefix: str, app_id: str) -> list[subprocess.Popen[bytes]]:
+def _spawn_workers(
+    settings: Settings, count: int, prefix: str, app_id: str, store: str | None = None
+) -> list[subprocess.Popen[bytes]]:
     workers = []
     for i in range(count):
         env = {
@@ -173,6 +179,7 @@ def _spawn_workers(settings: Settings, count: int, prefix: str, app_id: str) -> 
             "TIEGRAPH_TOPIC_PREFIX": prefix,
             "TIEGRAPH_APP_ID": app_id,
             "TIEGRAPH_WORKER_WEB_PORT": str(settings.worker_web_port + 100 + i),
+            "TIEGRAPH_STORE": store or settings.store,
         }
         argv = [sys.executable, "-m", "tiegraph", "worker"]
         workers.append(subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -195,12 +202,14 @@ class PipelineRun:
     rss_mb: float
 
 
-async def _run_pipeline(settings: Settings, corpus: list[tuple[bytes, bytes]], workers: int) -> PipelineRun:
+async def _run_pipeline(
+    settings: Settings, corpus: list[tuple[bytes, bytes]], workers: int, store: str | None = None
+) -> PipelineRun:
     """Time `workers` fresh workers (own topics and group) from the first produce to lag 0."""
     run = uuid.uuid4().hex[:8]
     names, app_id = t.TopicNames(f"bench-{run}."), f"tiegraph-bench-{run}"
     await t.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions, settings.topic_replication)
-    processes = _spawn_workers(settings, workers, names.prefix, app_id)
+    processes = _spawn_workers(settings, workers, names.prefix, app_id, store)
     try:
         # The workers have joined once the group is stable; an empty topic lags 0 from then on.
         await wait_for_stable_group(settings.kafka_bootstrap, app_id)
@@ -217,8 +226,19 @@ async def _run_pipeline(settings: Settings, corpus: list[tuple[bytes, bytes]], w
     return PipelineRun(names, app_id, produce_s, pipeline_s, rss)
 
 
+def _tables_dir(settings: Settings, app_id: str) -> Path:
+    """Where a run's workers keep their tables (streams/app.py: one directory per worker)."""
+    return settings.home / "faust" / app_id
+
+
+def _disk_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1024**2
+
+
 async def _delete_run(settings: Settings, names: t.TopicNames, app_id: str) -> None:
-    """Delete a run's topics, best effort: a failed cleanup is a warning, never the bench's result."""
+    """Delete a run's topics and table files, best effort: a failed cleanup is a warning, never the
+    bench's result."""
+    shutil.rmtree(_tables_dir(settings, app_id), ignore_errors=True)
     try:
         await t.delete_pipeline(settings.kafka_bootstrap, names, app_id)
     except StreamUnavailable as exc:
@@ -267,6 +287,29 @@ async def _freshness(
         _stop(processes)
 
 
+async def _at_scale(settings: Settings, tenant: str, ties: int, store: str, cleanups: Cleanups) -> dict[str, Any]:
+    """Worker peak RSS at `ties` ties: one fresh worker takes scale.py's mail for `tenant` to a
+    settled graph; its topics, table files and tenant are left to `cleanups`."""
+    corpus = scale_corpus(tenant, ties, time.time())
+    cleanups.append(functools.partial(_delete_tenants, settings, [tenant]))
+    await _create_tenant(settings, tenant)
+    run = await _run_pipeline(settings, corpus, 1, store)
+    cleanups.append(functools.partial(_delete_run, settings, run.names, run.app_id))
+    graph = connect_graph(settings)
+    try:
+        stored = await graph.stats(tenant)
+    finally:
+        await graph.close()
+    return {
+        "worker_rss_mb": round(run.rss_mb, 1),
+        "scale_store": store,
+        "scale_messages": len(corpus),
+        "scale_ties": stored["ties"],
+        "scale_pipeline_s": round(run.pipeline_s, 1),
+        "scale_tables_disk_mb": round(_disk_mb(_tables_dir(settings, run.app_id)), 1),
+    }
+
+
 async def run_bench(
     settings: Settings,
     messages: int = 50_000,
@@ -275,6 +318,8 @@ async def run_bench(
     query_people: int = 100_000,
     query_ties: int = 1_000_000,
     query_requests: int = 300,
+    scale_ties: int = 1_000_000,
+    scale_store: str = "rocksdb://",
 ) -> dict[str, Any]:
     tenant = f"bench-{uuid.uuid4().hex[:8]}"
     corpus = _corpus(messages, people, tenant)
@@ -301,6 +346,8 @@ async def run_bench(
         # Query latency on a generated graph written straight into Neo4j (a query benchmark, not a
         # pipeline one); a graph of that size loaded by an earlier run is reused.
         queries = await measure_query_latency(settings, query_people, query_ties, query_requests)
+        # Last: its graph (1M ties) would share Neo4j's page cache with the query graph.
+        scale = await _at_scale(settings, f"{tenant}-scale", scale_ties, scale_store, cleanups)
     finally:
         for cleanup in cleanups:
             await cleanup()
@@ -323,7 +370,8 @@ async def run_bench(
         "neo4j_write_limit_runs_ties_per_s": [round(rate, 1) for rate in write_limits],
         "neo4j_write_limit_msgs_per_s": round(write_limit_msgs, 1),
         "pipeline_vs_limit": round(throughput / min(consume_limit, write_limit_msgs), 3),
-        "worker_rss_mb": round(max(r.rss_mb for r in singles), 1),
+        **scale,
+        "worker_rss_throughput_runs_mb": round(max(r.rss_mb for r in singles), 1),
         **freshness,
         **{k: v for k, v in queries.items() if k.endswith("_ms")},
         "query_graph_people": queries["people"],
@@ -347,7 +395,16 @@ def print_table(result: dict[str, Any]) -> None:
             f"(median of {', '.join(f'{rate:,.0f}' for rate in result['neo4j_write_limit_runs_ties_per_s'])})",
         ),
         ("pipeline vs lower limit", f"{result['pipeline_vs_limit']:.1%} (goal >= 50%)"),
-        ("worker peak RSS", f"{result['worker_rss_mb']} MB (goal <= 1024)"),
+        (
+            f"worker peak RSS at {result['scale_ties']:,} ties",
+            f"{result['worker_rss_mb']} MB (goal <= 1024; {result['scale_store']} store, tables "
+            f"{result['scale_tables_disk_mb']} MB on disk; {result['scale_messages']:,} messages settled in "
+            f"{result['scale_pipeline_s']} s)",
+        ),
+        (
+            "worker peak RSS, throughput runs",
+            f"{result['worker_rss_throughput_runs_mb']} MB at {result['ties']:,} ties",
+        ),
         ("pipeline throughput, 2 workers", f"{result['throughput_2_workers_msgs_per_s']} msgs/s"),
         (
             "freshness at 1,000 msgs/s",

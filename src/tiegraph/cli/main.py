@@ -280,9 +280,12 @@ def bench(
     query_people: Annotated[int, typer.Option(help="people in the query-latency graph")] = 100_000,
     query_ties: Annotated[int, typer.Option(help="ties in the query-latency graph")] = 1_000_000,
     query_requests: Annotated[int, typer.Option(help="requests per endpoint for query latency")] = 300,
+    scale_ties: Annotated[int, typer.Option(help="ties one worker builds for its peak memory")] = 1_000_000,
+    scale_store: Annotated[str, typer.Option(help="that worker's table store")] = "rocksdb://",
     as_json: AsJson = False,
 ) -> None:
-    """Pipeline throughput against raw Kafka and Neo4j limits, freshness and query latency, in one run."""
+    """Pipeline throughput against raw Kafka and Neo4j limits, freshness, query latency and worker
+    memory at scale, in one run."""
     from tiegraph.bench.pipeline import print_table, run_bench
 
     try:
@@ -295,6 +298,8 @@ def bench(
                 query_people=query_people,
                 query_ties=query_ties,
                 query_requests=query_requests,
+                scale_ties=scale_ties,
+                scale_store=scale_store,
             )
         )
     except TiegraphError as exc:

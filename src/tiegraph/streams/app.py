@@ -43,7 +43,7 @@ from tiegraph.settings import Settings
 from tiegraph.streams import metrics
 from tiegraph.streams import topics as t
 from tiegraph.streams.backpressure import WriteWaits, write_until_done
-from tiegraph.streams.delivery import BatchDelivery, GuardedApp, SendFailures, make_current
+from tiegraph.streams.delivery import BatchDelivery, GuardedApp, SendFailures, make_current, read
 from tiegraph.streams.erase import is_erase_command, is_forget_authors_command, split_deletions
 from tiegraph.streams.intake import RawSchema, take_batches
 from tiegraph.streams.lag import LagReader
@@ -79,10 +79,25 @@ def tenant_of_key(key: bytes | None) -> str:
     return (key or b"").split(b"|", 1)[0].decode("utf-8", "replace")
 
 
+def rocksdb_options(settings: Settings) -> dict[str, int]:
+    """Memory bounds for the RocksDB store. Faust opens a database per table and partition, each
+    with a 2 GiB block cache and three 64 MiB write buffers by default: unbounded in practice.
+    `rocksdb_memory_mb` is split over the worst case, one worker holding every partition."""
+    per_database = settings.rocksdb_memory_mb * 1024**2 // (len(t.TABLES) * settings.topic_partitions)
+    return {
+        "block_cache_size": per_database // 2,
+        "write_buffer_size": per_database // 4,
+        "max_write_buffer_number": 2,
+    }
+
+
 def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) -> faust.App:
     """Build the worker's Faust app with its topics, tables and agents."""
     names = t.TopicNames(settings.topic_prefix)
-    faust_dir = settings.home / "faust"
+    # One directory per worker (its web port tells the workers of a host apart): the RocksDB store
+    # locks its files, and a second worker on the host would wait on the first one's lock. Stable
+    # across restarts, so a restarted worker finds its tables on disk.
+    faust_dir = settings.home / "faust" / settings.app_id
     faust_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = GuardedApp(
         settings.app_id,
@@ -90,7 +105,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         store=settings.store,
         # Faust's default is "<app id>-data" in the working directory, which litters wherever the
         # worker was started; table files belong with the rest of the node's state.
-        datadir=str(faust_dir / settings.app_id),
+        datadir=str(faust_dir / f"worker-{settings.worker_web_port}"),
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
         broker_commit_interval=settings.commit_interval_s,
@@ -128,7 +143,8 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     json_schema: SchemaT[Any, Any] = faust.Schema(key_serializer=t.TABLE_KEYS, value_serializer="json")
 
     def table(name: str, default: Any) -> TableT[str, Any]:
-        created = app.Table(name, default=default, schema=json_schema)
+        # options: a dict of its own per table, as Faust pops keys out of it
+        created = app.Table(name, default=default, schema=json_schema, options=rocksdb_options(settings))
         # Faust writes changelog keys with the table's own serializer, which it derives from the
         # key type ("json": orjson bytes), not from the schema: set it, or the stdlib key bytes
         # (topics.py) would be a promise the changelogs do not keep.
@@ -209,7 +225,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                     continue
                 dedupe = f"{message.tenant}|{message.dedupe_key}"
                 noted.append((event, message.tenant, dedupe))
-                if dedupe not in new and not seen_messages[dedupe]:
+                if dedupe not in new and not read(seen_messages, dedupe, event):
                     new[dedupe] = event
                     found = derive_interactions(message, tenants.model(message.tenant))
                     send_interactions(delivery, found, event)
@@ -241,7 +257,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 if meeting is None:
                     continue
                 key = f"{meeting.tenant}|{meeting.key}"
-                previous = planned[key][1] if key in planned else meeting_states.get(key)
+                previous = planned[key][1] if key in planned else read(meeting_states, key, event)
                 state, found = plan_meeting(previous, meeting, tenants.model(meeting.tenant))
                 if state is not None:
                     planned[key] = (event, {**state, "partition": event.message.partition})
@@ -249,8 +265,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 send_interactions(delivery, found, event)
                 derived += len(found)
             await delivery.settle()
-            for event, tenant, _ in noted:  # counted before the table holds this batch's new meetings
-                meeting_counts.prime(tenant, event.message.partition, app.consumer_generation_id)
+            meeting_counts.prime(app.consumer_generation_id)  # before the table holds this batch's new meetings
             for key, (event, state) in planned.items():
                 make_current(event)
                 meeting_states[key] = state
@@ -285,7 +300,8 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 if interaction is not None and drop_blocked([interaction], tenants.blocked(interaction.tenant)):
                     # a blocked one may have been sent before the block
                     keyed.append((key, interaction, event.message.offset))
-            loaded = ties.for_batch((item[0] for item in keyed if item[0] not in erased), app.consumer_generation_id)
+            sources = {key: event_of[key] for key, _, _ in keyed if key not in erased}
+            loaded = ties.for_batch(sources, app.consumer_generation_id)
             erased_applied = ties.erase(erased.keys())  # interactions after the erase start a new tie
             changed = apply_interactions(loaded, keyed, tenants.model)
             updates = {key: loaded[key].to_update() for key in changed}
@@ -330,8 +346,8 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 if record is None:
                     continue
                 key = cast(bytes, event.key).decode()
-                known = authors[key][1] if key in authors else _authored(key, message_authors.get(key))
-                links = waiting[key][1] if key in waiting else list(pending_replies.get(key) or [])
+                known = authors[key][1] if key in authors else _authored(key, read(message_authors, key, event))
+                links = waiting[key][1] if key in waiting else list(read(pending_replies, key, event) or [])
                 if is_blocked(record.author, tenants.blocked(record.tenant)):
                     continue  # sent before the author was blocked: never stored
                 if isinstance(record, Authored):
@@ -462,7 +478,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             delivery, counts = BatchDelivery(app, failures), BatchCounts(app.consumer_generation_id)
             for event in batch:
                 key = (event.key or b"").decode("utf-8", "replace")
-                new_key = not dead_letter_keys[key]  # the same reject imported twice is one dead letter
+                new_key = not read(dead_letter_keys, key, event)  # the same reject imported twice is one dead letter
                 if new_key:
                     make_current(event)
                     dead_letter_keys[key] = event.message.partition + 1

@@ -343,6 +343,14 @@ def make_current(event: EventT[Any]) -> None:
     _current_event.set(weakref.ref(event))
 
 
+def read(table: TableT[Any, Any], key: Any, source: EventT[Any]) -> Any:
+    """`table`'s value for `key` (its default or None if absent), read for the event the key came
+    with: the RocksDB store keeps one database per partition and looks in the current event's,
+    which `take_batches` does not set per event (another partition's read would miss)."""
+    make_current(source)
+    return table.get(key)
+
+
 class GuardedApp(faust.App):
     """The Faust app whose consumer refuses stale acks, fetches across seeks and false gaps (see
     the module docstring)."""

@@ -7,12 +7,14 @@ is dropped when the consumer generation changes and recomputed from the table.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Collection, Iterable
-from typing import Any
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, cast
 
-from faust.types import TableT
+from faust.types import EventT, TableT
 
 from tiegraph.core.ties import Tie
+from tiegraph.streams.delivery import read
 
 
 class DistinctCounts:
@@ -22,30 +24,28 @@ class DistinctCounts:
 
     def __init__(self, table: TableT[str, Any], partition_of: Callable[[Any], int]) -> None:
         self._table, self._partition_of = table, partition_of
-        self._counts: dict[tuple[str, int], int] = {}
+        self._counts: Counter[tuple[str, int]] = Counter()
         self._generation: object = None
 
     def current(self, tenant: str, partition: int, generation: object, new_key: bool) -> int:
         """The count of `tenant`'s keys from `partition`, after writing a new key if `new_key`."""
         slot = (tenant, partition)
-        if self.prime(tenant, partition, generation):
+        if self.prime(generation):
             self._counts[slot] += 1 if new_key else 0
         return self._counts[slot]
 
-    def prime(self, tenant: str, partition: int, generation: object) -> bool:
-        """Count the slot from the table if not counted yet (False then). A stage that writes a whole
-        batch's new keys before noting them primes first: counting from a table that already holds
-        them and then adding one per new key would count them twice."""
-        if generation != self._generation:
-            self._counts.clear()
-            self._generation = generation
-        slot = (tenant, partition)
-        if slot in self._counts:
+    def prime(self, generation: object) -> bool:
+        """Count every slot from the table if not counted in this generation yet (False then). A
+        stage that writes a whole batch's new keys before noting them primes first: counting from a
+        table that already holds them and then adding one per new key would count them twice.
+
+        One scan for all slots, not one per slot: with the RocksDB store a scan reads and decodes
+        the whole table from disk (millions of keys), and a rebalance would cost one per tenant
+        and partition."""
+        if generation == self._generation:
             return True
-        prefix = f"{tenant}|"
-        self._counts[slot] = sum(
-            1 for k, v in self._table.items() if k.startswith(prefix) and self._partition_of(v) == partition
-        )
+        self._counts = Counter((key.partition("|")[0], self._partition_of(value)) for key, value in self._table.items())
+        self._generation = generation
         return False
 
 
@@ -98,18 +98,19 @@ class TieCache:
         self._ties: dict[str, Tie] = {}
         self._generation: object = None
 
-    def for_batch(self, keys: Iterable[str], generation: object) -> dict[str, Tie]:
-        """The ties of `keys` that exist (plus any already cached); new ties are added by the caller."""
+    def for_batch(self, sources: Mapping[str, EventT[Any]], generation: object) -> dict[str, Tie]:
+        """The ties of the keys of `sources` that exist (plus any already cached), each key read
+        for the event it came with (`read`); new ties are added by the caller."""
         if generation != self._generation:
             self._ties.clear()
             self._generation = generation
         ties = self._ties
-        for key in keys:
+        for key, source in sources.items():
             tie = ties.pop(key, None)  # and put back last: the dict's order is the order of use
             if tie is None:
-                state = self._table.get(key)
+                state = read(self._table, key, source)
                 if state:
-                    tie = Tie.from_state(state, functools.partial(self._stored_ids, key))
+                    tie = Tie.from_state(state, functools.partial(self._stored_ids, key, source))
             if tie is not None:
                 ties[key] = tie
         return ties
@@ -121,8 +122,8 @@ class TieCache:
         while len(ties) > most:
             del ties[next(iter(ties))]
 
-    def _stored_ids(self, key: str, period: int) -> list[int] | None:
-        return self._applied.get(applied_key(key, period))
+    def _stored_ids(self, key: str, source: EventT[Any], period: int) -> list[int] | None:
+        return cast(list[int] | None, read(self._applied, applied_key(key, period), source))
 
     def erase(self, keys: Collection[str]) -> dict[str, str]:
         """Forget the ties of `keys` (erased pairs); their keys in `tie_applied` to delete, each
