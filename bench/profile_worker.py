@@ -3,6 +3,7 @@ and Neo4j over each run, the worker's own graph-write figures, optionally each s
 second and a py-spy recording of the last run (`.venv/bin/pip install py-spy` first).
 
     .venv/bin/python bench/profile_worker.py [--messages 50000] [--runs 3] [--timeline] [--py-spy out.txt]
+    .venv/bin/python bench/profile_worker.py --scale-ties 200000 --runs 1  # the bench's memory-at-scale mail
 
 Uses the local services (`tiegraph services up`) and the bench's own helpers, with a fresh tenant
 per run; deletes its topics and tenants afterwards. Not part of `tiegraph bench`: a tool for
@@ -24,6 +25,7 @@ import uuid
 from pathlib import Path
 
 from tiegraph.bench import pipeline as p
+from tiegraph.bench.scale import scale_corpus
 from tiegraph.settings import Settings
 from tiegraph.streams import topics as t
 from tiegraph.streams.lag import LagReader, summarize, wait_for_stable_group, wait_for_zero_lag
@@ -137,10 +139,14 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--py-spy", help="py-spy raw output file (the last run is recorded)")
     parser.add_argument("--timeline", action="store_true", help="print each stage's lag every second")
+    parser.add_argument("--scale-ties", type=int, help="instead: the bench's memory-at-scale mail for this many ties")
     args = parser.parse_args()
     settings = Settings()
     template = "bench-00000000"
-    corpus = p._corpus(args.messages, args.people, template)
+    if args.scale_ties:
+        corpus = scale_corpus(template, args.scale_ties, time.time())
+    else:
+        corpus = p._corpus(args.messages, args.people, template)
     for i in range(args.runs):
         # A fresh tenant per run, as in `tiegraph bench`: Neo4j creates every tie, where a run
         # into an earlier run's tenant mostly finds them there (a third of the CPU in Neo4j).

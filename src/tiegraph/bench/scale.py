@@ -7,7 +7,7 @@ and the stage measures the worker, not the parser.
 
 Every person writes one message to a circle of RECIPIENTS contacts (one new tie each: `ties`
 ties from `ties / RECIPIENTS` people), then a quarter of them write to the same circle again,
-so some ties hold two interactions and every tie update path (new tie, known tie) is taken.
+so some ties hold two interactions and both paths of a tie update (new tie, known tie) are taken.
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ def _email(person: int) -> str:
 
 
 def scale_corpus(tenant: str, ties: int, now: float, seed: int = 11) -> list[tuple[bytes, bytes]]:
-    """Keyed mail.messages.v1 records whose interactions make `ties` directed ties (a multiple of
-    RECIPIENTS; people >= RECIPIENTS + 1), sent over the year before `now`."""
-    people = max(ties // RECIPIENTS, RECIPIENTS + 1)
+    """Keyed mail.messages.v1 records whose interactions make `ties` ties (for a multiple of
+    RECIPIENTS from 210 up), sent over the year before `now`."""
+    people = max(ties // RECIPIENTS, 2 * RECIPIENTS + 1)
     rng = random.Random(seed)
-    circles = []
-    for sender in range(people):
-        others = rng.sample(range(people - 1), RECIPIENTS)  # RECIPIENTS distinct people but the sender
-        circles.append([other + (other >= sender) for other in others])
+    # Sender s writes to s + d (mod people) for RECIPIENTS distinct d in 1..(people - 1) / 2: never
+    # to someone who writes back to s, so each pair is one tie and the graph holds exactly `ties`.
+    offsets = range(1, (people - 1) // 2 + 1)
+    circles = [[(sender + d) % people for d in rng.sample(offsets, RECIPIENTS)] for sender in range(people)]
     senders = list(range(people)) + rng.sample(range(people), int(people * REPEAT_SHARE))
     records = []
     for n, sender in enumerate(senders):
