@@ -83,8 +83,8 @@ async def test_a_rocksdb_worker_killed_and_restarted_from_its_tables_on_disk_mak
     tables = settings.home / "faust" / settings.app_id / f"worker-{port}" / "v1" / "tables"
     assert list(tables.glob("tie_states-*.db")) and list(tables.glob("seen_messages-*.db"))
 
-    # A new worker process opens those tables and reads only the changelog written after them; a
-    # replayed import must find every message already seen there.
+    # A new worker process opens those tables (and replays the changelogs into them); a replayed
+    # import must find every message already seen.
     supervisor = _spawn(env)
     try:
         await wait_for_stable_group(settings.kafka_bootstrap, settings.app_id)

@@ -243,6 +243,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                             send(delivery, list_threads, t.thread_key(record.tenant, joined_on), record.to_dict())
             await delivery.settle()
             counts = BatchCounts(app.consumer_generation_id)
+            message_counts.prime(app.consumer_generation_id)  # the new keys reach the table at the settle
             for event, tenant, dedupe in noted:
                 is_new = new.get(dedupe) is event
                 if is_new:

@@ -81,6 +81,7 @@ class BatchDelivery:
     def __init__(self, app: AppT, failures: SendFailures) -> None:
         self._app, self._failures = app, failures
         self._records: dict[str, list[Record]] = defaultdict(list)
+        self._stored: list[tuple[TableT[Any, Any], Any, Any, EventT[Any]]] = []  # table writes to apply
 
     def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
         """Queue a record (value None: a tombstone) for `partition`, or the key's partition; it
@@ -88,22 +89,24 @@ class BatchDelivery:
         self._records[topic].append((key, value, partition))
 
     def write(self, table: TableT[Any, Any], key: Any, value: Any, source: EventT[Any]) -> None:
-        """Set a table entry (value None: delete it) and queue its changelog record for the source
-        event's partition, the bytes Faust itself would write. Faust sends one changelog record
-        at a time (`ProducerBuffer`); this is the same record, in the batch's send."""
+        """Set a table entry (value None: delete it) once its changelog record, queued here for the
+        source event's partition, is in Kafka (`settle`). Faust sends one changelog record at a
+        time (`ProducerBuffer`); this is the same record, in the batch's send.
+
+        Not before: the RocksDB store keeps its files across a SIGKILL, and an entry stored ahead
+        of its changelog record would survive a crash that lost the record. The replay finds the
+        state already holding what it replays, writes nothing, and the changelog keeps the old
+        state for good: a worker that later restores the partition from it counts less. (The
+        memory store is rebuilt from the changelog at every start and never had that problem.)"""
         serializers = cast(Any, table)  # Faust's Table has them, TableT not
         key_bytes = _codec(serializers.key_serializer).dumps(key)
         value_bytes = None if value is None else _codec(serializers.value_serializer).dumps(value)
-        make_current(source)  # a store may check that a write happens for an event (RocksDB does)
-        if value is None:
-            if key in table.data:
-                del table.data[key]
-        else:
-            table.data[key] = value
+        self._stored.append((table, key, value, source))
         self.send(table.changelog_topic.get_topic_name(), key_bytes, value_bytes, source.message.partition)
 
     async def settle(self) -> None:
-        """Send the queued records, then wait for them and every table changelog write so far."""
+        """Send the queued records, wait for them and every table changelog write so far, then
+        store the batch's table writes (`write`)."""
         records, self._records = self._records, defaultdict(list)
         pending: list[Awaitable[Any]] = []
         producer = self._app.producer
@@ -119,8 +122,16 @@ class BatchDelivery:
         await producer.flush()
         failed = [r for r in results if isinstance(r, BaseException)] + self._failures.errors
         self._failures.errors.clear()
+        stored, self._stored = self._stored, []
         if failed:
             raise StreamUnavailable(f"{len(failed)} record(s) not delivered to Kafka: {failed[0]!r}")
+        for table, key, value, source in stored:
+            make_current(source)  # a store may check that a write happens for an event (RocksDB does)
+            if value is None:
+                if key in table.data:
+                    del table.data[key]
+            else:
+                table.data[key] = value
 
 
 @functools.cache
