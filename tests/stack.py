@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -89,6 +90,16 @@ def test_port(default: int) -> int:
     """A test port, shifted by TIEGRAPH_TEST_PORT_OFFSET so that several checkouts can run their
     suites side by side on one machine."""
     return default + int(os.environ.get("TIEGRAPH_TEST_PORT_OFFSET", "0"))
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def shared_data(*parts: str) -> Path:

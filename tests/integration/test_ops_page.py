@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.stack import ROOT, Stack
+from tests.stack import ROOT, Stack, stop_process
 from tests.stack import test_port as shifted_port  # imported as test_* it would be collected
 from tiegraph.graph.neo4j import GraphStore
 from tiegraph.synth.organization import generate_mail, generate_organization, write_mbox
@@ -51,11 +50,7 @@ def api_server(stack: Stack) -> Iterator[str]:
             time.sleep(0.5)
         yield base
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process, timeout=20)
         log.close()
 
 

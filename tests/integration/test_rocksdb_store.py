@@ -21,7 +21,7 @@ from tests.integration.test_crashes import (
     _replaced_worker,
     _worker_children,
 )
-from tests.stack import Stack
+from tests.stack import Stack, stop_process
 from tests.stack import test_port as shifted_port
 from tiegraph.deployment import ensure_pipeline_topics, topic_names
 from tiegraph.graph.neo4j import GraphStore
@@ -34,15 +34,6 @@ pytestmark = pytest.mark.integration
 def _spawn(env: dict[str, str]) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "tiegraph", "worker"]
     return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _stop(supervisor: subprocess.Popen[bytes]) -> None:
-    supervisor.send_signal(signal.SIGTERM)
-    try:
-        supervisor.wait(timeout=90)
-    except subprocess.TimeoutExpired:
-        supervisor.kill()
-        supervisor.wait()
 
 
 async def test_a_rocksdb_worker_killed_and_restarted_from_its_tables_on_disk_makes_the_clean_graph(
@@ -78,7 +69,7 @@ async def test_a_rocksdb_worker_killed_and_restarted_from_its_tables_on_disk_mak
         await caught_up()
         _assert_same_graph(await snapshot_graph(graph, "rocks"), clean)
     finally:
-        _stop(supervisor)
+        stop_process(supervisor, timeout=90)
 
     tables = settings.home / "faust" / settings.app_id / f"worker-{port}" / "v1" / "tables"
     assert list(tables.glob("tie_states-*.db")) and list(tables.glob("seen_messages-*.db"))
@@ -92,4 +83,4 @@ async def test_a_rocksdb_worker_killed_and_restarted_from_its_tables_on_disk_mak
         await caught_up()
         _assert_same_graph(await snapshot_graph(graph, "rocks"), clean)
     finally:
-        _stop(supervisor)
+        stop_process(supervisor, timeout=90)
