@@ -21,3 +21,7 @@ class StreamUnavailable(TiegraphError):
 
 class UnknownTenant(TiegraphError):
     """No tenant has that name."""
+
+
+class TopicMismatch(TiegraphError):
+    """An existing topic's partition count differs from the configured one (TIEGRAPH_TOPIC_PARTITIONS)."""

@@ -15,7 +15,9 @@ import httpx
 import pytest
 
 from tests.stack import Stack
+from tiegraph.deployment import ensure_pipeline_topics
 from tiegraph.services.local import LocalServices
+from tiegraph.streams.worker import CONFIGURATION_ERROR
 from tiegraph.synth.organization import generate_mail, generate_organization, write_mbox
 
 pytestmark = pytest.mark.integration
@@ -152,3 +154,21 @@ async def test_stopped_worker_backlog_shows_as_lag_then_drains_and_freshness_rec
 
     mail = f'partition="0",topic="{stack.settings.topic_prefix}mail.messages.v1"'
     await eventually(worker_metrics, lambda t: prometheus_value(t, "tiegraph_consumer_lag", mail) == 0)
+
+
+async def test_a_worker_configured_for_another_partition_count_stops_with_the_reason(stack: Stack) -> None:
+    """Keys and tables are co-partitioned: a worker must refuse topics with another partition count
+    (and its supervisor must not restart it in a loop: a restart cannot help)."""
+    prefix = "mismatch."
+    await ensure_pipeline_topics(stack.settings.model_copy(update={"topic_prefix": prefix}))
+    configured = stack.settings.topic_partitions + 1
+    env = {
+        "TIEGRAPH_TOPIC_PREFIX": prefix,
+        "TIEGRAPH_APP_ID": f"{stack.settings.app_id}-mismatch",
+        "TIEGRAPH_TOPIC_PARTITIONS": str(configured),
+    }
+    result = stack.cli("worker", check=False, timeout=120, env=env)
+    assert result.returncode == CONFIGURATION_ERROR
+    assert f"TIEGRAPH_TOPIC_PARTITIONS={configured}" in result.stderr
+    assert f"{prefix}mail.messages.v1 has {stack.settings.topic_partitions}" in result.stderr
+    assert "not restarting" in result.stderr

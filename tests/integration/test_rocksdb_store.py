@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from rocksdict import AccessType, Options, Rdict
 
 from tests.integration.test_crashes import (
     _assert_same_graph,
@@ -26,7 +27,7 @@ from tests.stack import test_port as shifted_port
 from tiegraph.deployment import ensure_pipeline_topics, topic_names
 from tiegraph.graph.neo4j import GraphStore
 from tiegraph.soak.snapshot import snapshot_graph
-from tiegraph.streams.lag import wait_for_stable_group, wait_for_zero_lag
+from tiegraph.streams.lag import read_lag, wait_for_stable_group, wait_for_zero_lag
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +35,16 @@ pytestmark = pytest.mark.integration
 def _spawn(env: dict[str, str]) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "tiegraph", "worker"]
     return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _persisted_offset(path: Path) -> int | None:
+    """The changelog offset a table file says it holds everything up to (Faust's key for it)."""
+    db = Rdict(str(path), options=Options(raw_mode=True), access_type=AccessType.read_only())
+    try:
+        stored = db.get(b"__faust\0offset__")
+        return None if stored is None else int(stored)
+    finally:
+        db.close()
 
 
 async def test_a_rocksdb_worker_killed_and_restarted_from_its_tables_on_disk_makes_the_clean_graph(
@@ -73,6 +84,14 @@ async def test_a_rocksdb_worker_killed_and_restarted_from_its_tables_on_disk_mak
 
     tables = settings.home / "faust" / settings.app_id / f"worker-{port}" / "v1" / "tables"
     assert list(tables.glob("tie_states-*.db")) and list(tables.glob("seen_messages-*.db"))
+    # Each table file knows it holds its whole changelog, so the next start replays nothing.
+    for name in ("seen_messages", "tie_states"):
+        changelog = f"{settings.app_id}-{name}-changelog"
+        ends = {row.partition: row.end for row in await read_lag(settings.kafka_bootstrap, "none", [changelog])}
+        assert any(ends.values()), name
+        assert {p: _persisted_offset(tables / f"{name}-{p}.db") for p, end in ends.items() if end} == {
+            p: end - 1 for p, end in ends.items() if end
+        }, name
 
     # A new worker process opens those tables (and replays the changelogs into them); a replayed
     # import must find every message already seen.

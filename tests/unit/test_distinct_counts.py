@@ -1,46 +1,37 @@
-"""DistinctCounts: the per-partition counts the stats are built from, whatever order a stage
-writes its table and notes its keys in."""
+"""DistinctCounts: the per-partition counts the stats are built from, counted from their table
+once per consumer generation, then kept up to date by the stage."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
 from faust.types import TableT
 
-from tiegraph.streams.state import DistinctCounts
+from tiegraph.streams.state import SCAN_CHUNK, DistinctCounts
 
 
 def _counts(table: dict[str, Any]) -> DistinctCounts:
     return DistinctCounts(cast(TableT[str, Any], table), lambda v: int(v["partition"]))
 
 
-def test_keys_noted_one_by_one_after_each_write_are_counted_once() -> None:
-    table: dict[str, Any] = {"t|old": {"partition": 0}}
-    counts = _counts(table)
-    found = []
-    for key in ("t|a", "t|b", "t|c"):
-        table[key] = {"partition": 0}
-        found.append(counts.current("t", 0, "gen-1", new_key=True))
-    assert found == [2, 3, 4]
-
-
-def test_a_batch_written_before_it_is_noted_is_counted_once_when_primed_first() -> None:
+def test_new_keys_are_counted_when_noted_and_not_again_once_stored() -> None:
     table: dict[str, Any] = {"t|old": {"partition": 0}, "u|other": {"partition": 0}}
     counts = _counts(table)
-    assert counts.prime("gen-1") is False  # counted from the table as it was: 1
-    table.update({"t|a": {"partition": 0}, "t|b": {"partition": 0}, "t|c": {"partition": 1}})
-    assert [counts.current("t", 0, "gen-1", new_key=True) for _ in range(2)] == [2, 3]
+    found = [counts.current("t", 0, "gen-1", new_key=True) for _ in ("t|a", "t|b")]
+    table.update({"t|a": {"partition": 0}, "t|b": {"partition": 0}})  # the batch settles
+    assert found == [2, 3]
     assert counts.current("t", 0, "gen-1", new_key=False) == 3  # an update of a known key
-    assert counts.current("t", 1, "gen-1", new_key=True) == 1  # t|c: written after the count
+    assert counts.current("t", 1, "gen-1", new_key=True) == 1
     assert counts.current("u", 0, "gen-1", new_key=False) == 1
 
 
 def test_a_new_consumer_generation_recounts_from_the_table() -> None:
     table: dict[str, Any] = {"t|a": {"partition": 0}}
     counts = _counts(table)
-    assert counts.current("t", 0, "gen-1", new_key=True) == 1
+    assert counts.current("t", 0, "gen-1", new_key=True) == 2  # t|b, not stored yet
     table["t|b"] = {"partition": 0}
-    assert counts.current("t", 0, "gen-2", new_key=True) == 2
+    assert counts.current("t", 0, "gen-2", new_key=False) == 2  # restored from the changelog
 
 
 def test_one_scan_of_the_table_counts_every_slot() -> None:
@@ -57,3 +48,24 @@ def test_one_scan_of_the_table_counts_every_slot() -> None:
     found = [counts.current(tenant, partition, "gen-1", new_key=False) for tenant in "tuv" for partition in (0, 1)]
     assert found == [1, 1, 0, 1, 0, 0]
     assert reads == 1  # a rebalance costs one scan, not one per tenant and partition (RocksDB reads it from disk)
+
+
+async def test_priming_lets_the_event_loop_run_during_a_long_scan() -> None:
+    table = {f"t|{i}": {"partition": i % 2} for i in range(3 * SCAN_CHUNK)}
+    counts, beats = _counts(table), 0
+
+    async def heartbeat() -> None:
+        nonlocal beats
+        while True:
+            beats += 1
+            await asyncio.sleep(0)
+
+    beating = asyncio.create_task(heartbeat())
+    await asyncio.sleep(0)
+    await counts.prime("gen-1")
+    beating.cancel()
+    assert beats >= 3  # the loop ran between chunks: a consumer's heartbeats go out
+    assert counts.current("t", 0, "gen-1", new_key=False) == 3 * SCAN_CHUNK // 2
+    table["t|x"] = {"partition": 0}
+    await counts.prime("gen-1")  # counted in this generation: no second scan
+    assert counts.current("t", 0, "gen-1", new_key=False) == 3 * SCAN_CHUNK // 2

@@ -43,7 +43,7 @@ from tiegraph.settings import Settings
 from tiegraph.streams import metrics
 from tiegraph.streams import topics as t
 from tiegraph.streams.backpressure import WriteWaits, write_until_done
-from tiegraph.streams.delivery import BatchDelivery, GuardedApp, SendFailures, make_current, read
+from tiegraph.streams.delivery import BatchDelivery, GuardedApp, SendFailures, read
 from tiegraph.streams.erase import is_erase_command, is_forget_authors_command, split_deletions
 from tiegraph.streams.intake import RawSchema, take_batches
 from tiegraph.streams.lag import LagReader
@@ -242,8 +242,9 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                             joined_on = record.message_id if isinstance(record, Authored) else record.parent_id
                             send(delivery, list_threads, t.thread_key(record.tenant, joined_on), record.to_dict())
             await delivery.settle()
-            counts = BatchCounts(app.consumer_generation_id)
-            message_counts.prime(app.consumer_generation_id)  # the new keys reach the table at the settle
+            generation = app.consumer_generation_id
+            await message_counts.prime(generation)
+            counts = BatchCounts(generation)
             for event, tenant, dedupe in noted:
                 is_new = new.get(dedupe) is event
                 if is_new:
@@ -273,11 +274,11 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 send_interactions(delivery, found, event)
                 derived += len(found)
             await delivery.settle()
-            meeting_counts.prime(app.consumer_generation_id)  # before the table holds this batch's new meetings
             for key, (event, state) in planned.items():
-                make_current(event)
-                meeting_states[key] = state
-            counts = BatchCounts(app.consumer_generation_id)
+                delivery.write(meeting_states, key, state, event)
+            generation = app.consumer_generation_id
+            await meeting_counts.prime(generation)
+            counts = BatchCounts(generation)
             for event, tenant, is_new in noted:
                 counts.note(event.message.partition, tenant, "meetings", meeting_counts, is_new)
             send_counts(delivery, counts)
@@ -381,20 +382,17 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 credited += len(found)
             await delivery.settle()
             for key, (event, author) in authors.items():
-                make_current(event)
-                message_authors[key] = {"author": author.author, "name": author.name}
+                delivery.write(message_authors, key, {"author": author.author, "name": author.name}, event)
             for key, (event, pending) in waiting.items():
-                make_current(event)
-                if pending:
-                    pending_replies[key] = pending
-                elif key in pending_replies:
-                    del pending_replies[key]
-            for event in forget:  # after this batch's writes: they may name the person too
-                forget_list_authors(event)
+                if pending or read(pending_replies, key, event) is not None:
+                    delivery.write(pending_replies, key, pending or None, event)
             await delivery.settle()
+            for event in forget:  # after this batch's writes (they may name the person too), one at a time
+                forget_list_authors(delivery, event)
+                await delivery.settle()
             yield credited
 
-    def forget_list_authors(command: EventT[bytes]) -> None:
+    def forget_list_authors(delivery: BatchDelivery, command: EventT[bytes]) -> None:
         """Delete the join entries of the command's partition that name a blocked address or
         domain: authors, and waiting replies by or to them. A full scan of this worker's part of
         the two tables: Message-IDs are the keys, and nobody knows which ones a person wrote."""
@@ -405,22 +403,18 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         def here(key: str) -> bool:  # the tables also hold standby copies of other partitions
             return key.startswith(prefix) and t.key_partition(key.encode(), settings.topic_partitions) == partition
 
-        make_current(command)  # the tombstones go to this partition's changelog
         authors = [k for k, v in message_authors.items() if here(k) and is_blocked(v["author"], blocked)]
         for key in authors:
-            del message_authors[key]
+            delivery.write(message_authors, key, None, command)  # to this partition's changelog
         rewritten = 0
-        for key, links in list(pending_replies.items()):
+        for key, links in pending_replies.items():
             if not here(key):
                 continue
             kept = forget_blocked_links(links, blocked)
             if kept == links:
                 continue
             rewritten += 1
-            if kept:
-                pending_replies[key] = kept
-            else:
-                del pending_replies[key]
+            delivery.write(pending_replies, key, kept or None, command)
         log.info("forgot %d list authors and %d waiting reply lists of %s", len(authors), rewritten, tenant)
 
     async def load_tenants() -> None:
@@ -485,13 +479,17 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     @app.agent(dead_letters)
     async def count_dead_letters(stream: StreamT[bytes]) -> AsyncIterator[None]:
         async for batch in stream_batches(stream, "dead_letters"):
-            delivery, counts = BatchDelivery(app, failures), BatchCounts(app.consumer_generation_id)
+            generation = app.consumer_generation_id
+            await dead_letter_counts.prime(generation)
+            delivery, counts = BatchDelivery(app, failures), BatchCounts(generation)
+            new_keys: set[str] = set()  # stored when the batch settles
             for event in batch:
                 key = (event.key or b"").decode("utf-8", "replace")
-                new_key = not read(dead_letter_keys, key, event)  # the same reject imported twice is one dead letter
+                # the same reject imported twice is one dead letter
+                new_key = key not in new_keys and not read(dead_letter_keys, key, event)
                 if new_key:
-                    make_current(event)
-                    dead_letter_keys[key] = event.message.partition + 1
+                    new_keys.add(key)
+                    delivery.write(dead_letter_keys, key, event.message.partition + 1, event)
                 counts.note(
                     event.message.partition, tenant_of_key(event.key), "dead_letters", dead_letter_counts, new_key
                 )

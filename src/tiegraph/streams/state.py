@@ -6,11 +6,13 @@ is dropped when the consumer generation changes and recomputed from the table.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, cast
 
+from faust.stores.memory import Store as MemoryStore
 from faust.types import EventT, TableT
 
 from tiegraph.core.ties import Tie
@@ -20,7 +22,9 @@ from tiegraph.streams.delivery import read
 class DistinctCounts:
     """Keys per (tenant, source partition) of a changelogged table, counted from the table itself:
     after a crash the table is restored from its changelog and the count can never disagree
-    with the keys it counts. Recounted after each rebalance, then kept up to date."""
+    with the keys it counts. Recounted once per consumer generation, then kept up to date by the
+    stage noting its new keys, which reach the table only when their batch settles
+    (`BatchDelivery.write`), after they are noted."""
 
     def __init__(self, table: TableT[str, Any], partition_of: Callable[[Any], int]) -> None:
         self._table, self._partition_of = table, partition_of
@@ -28,25 +32,47 @@ class DistinctCounts:
         self._generation: object = None
 
     def current(self, tenant: str, partition: int, generation: object, new_key: bool) -> int:
-        """The count of `tenant`'s keys from `partition`, after writing a new key if `new_key`."""
+        """The count of `tenant`'s keys from `partition`, with `new_key` (not in the table yet).
+        Counted from the table here if `prime` has not counted it in this generation."""
+        if generation != self._generation:
+            self._counts, self._generation = Counter(self._slot(k, v) for k, v in self._table.items()), generation
         slot = (tenant, partition)
-        if self.prime(generation):
-            self._counts[slot] += 1 if new_key else 0
+        if new_key:
+            self._counts[slot] += 1
         return self._counts[slot]
 
-    def prime(self, generation: object) -> bool:
-        """Count every slot from the table if not counted in this generation yet (False then). A
-        stage that writes a whole batch's new keys before noting them primes first: counting from a
-        table that already holds them and then adding one per new key would count them twice.
+    async def prime(self, generation: object) -> None:
+        """Count every slot from the table unless counted in this generation already, letting the
+        event loop run every SCAN_CHUNK keys: a table can hold tens of millions of keys (RocksDB
+        reads and decodes them from disk), and a scan that blocked the loop for seconds would
+        miss the consumer's heartbeats and bring on the next rebalance.
 
-        One scan for all slots, not one per slot: with the RocksDB store a scan reads and decodes
-        the whole table from disk (millions of keys), and a rebalance would cost one per tenant
-        and partition."""
-        if generation == self._generation:
-            return True
-        self._counts = Counter((key.partition("|")[0], self._partition_of(value)) for key, value in self._table.items())
-        self._generation = generation
-        return False
+        One scan for all slots, not one per slot (that was one per tenant and partition)."""
+        while generation != self._generation:
+            counts: Counter[tuple[str, int]] = Counter()
+            try:
+                for scanned, (key, value) in enumerate(_scannable_items(self._table), start=1):
+                    counts[self._slot(key, value)] += 1
+                    if scanned % SCAN_CHUNK == 0:
+                        await asyncio.sleep(0)
+            except RuntimeError:  # RocksDB: a partition's database opened meanwhile (a rebalance)
+                continue
+            self._counts, self._generation = counts, generation
+
+    def _slot(self, key: str, value: Any) -> tuple[str, int]:
+        return key.partition("|")[0], self._partition_of(value)
+
+
+SCAN_CHUNK = 10_000
+
+
+def _scannable_items(table: TableT[str, Any]) -> Iterable[tuple[str, Any]]:
+    """The table's items, safe to iterate across awaits: the memory store's are a dict that the
+    standby replicas' restorer writes to meanwhile, so copied first (one C-level pass); the RocksDB
+    store's iterators read a snapshot."""
+    if isinstance(getattr(table, "data", None), MemoryStore):
+        return list(table.items())
+    return table.items()
 
 
 class BatchCounts:

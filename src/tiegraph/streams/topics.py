@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
 from faust.serializers import codecs
 
-from tiegraph.errors import StreamUnavailable
+from tiegraph.errors import StreamUnavailable, TopicMismatch
 
 MAIL_MESSAGES = "mail.messages.v1"
 CALENDAR_EVENTS = "calendar.events.v1"
@@ -176,9 +176,24 @@ async def delete_pipeline(bootstrap: str, names: TopicNames, app_id: str) -> Non
 
 
 async def _create_missing(bootstrap: str, wanted: dict[str, dict[str, str]], partitions: int, replication: int) -> None:
-    """Create the topics of `wanted` (name -> topic configs) that do not exist yet."""
+    """Create the topics of `wanted` (name -> topic configs) that do not exist yet; TopicMismatch if
+    one that exists has another partition count.
+
+    Every keyed topic and table must be co-partitioned: a tie update goes to its interaction's
+    partition number, a table's entry to its source record's, and erasure finds a key's partition
+    from the configured count. A topic grown by hand would send records where no state is."""
     async with _admin(bootstrap) as admin:
         existing = set(await admin.list_topics())
+        present = [name for name in wanted if name in existing]
+        described = await admin.describe_topics(present) if present else []
+        wrong = {d["topic"]: len(d["partitions"]) for d in described if len(d["partitions"]) != partitions}
+        if wrong:
+            found = ", ".join(f"{name} has {count}" for name, count in sorted(wrong.items()))
+            raise TopicMismatch(
+                f"topics exist with another partition count than TIEGRAPH_TOPIC_PARTITIONS={partitions}: "
+                f"{found}. Every pipeline topic and changelog needs the same count (keys and tables are "
+                "co-partitioned): set it to theirs, or recreate the topics with the new count."
+            )
         missing = [
             NewTopic(name, num_partitions=partitions, replication_factor=replication, topic_configs=configs)
             for name, configs in wanted.items()

@@ -22,6 +22,7 @@ from types import FrameType
 from faust import Worker
 
 from tiegraph.deployment import connect_graph, prepare
+from tiegraph.errors import TopicMismatch
 from tiegraph.logs import setup_logging
 from tiegraph.settings import Settings
 from tiegraph.streams.app import create_app
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 _CHILD_ENV = "TIEGRAPH_WORKER_SUPERVISED"
 MAX_RESTART_DELAY_S = 30.0
+CONFIGURATION_ERROR = 78  # EX_CONFIG: a restart cannot help, so the supervisor exits with it
 STOP_GRACE_S = 30.0  # a graceful stop commits what was processed; a hung one is killed after this
 # The collector's thresholds in the worker (gen 0: tracked objects allocated net; gen 1 and 2:
 # collections of the generation below). See `tune_collector`.
@@ -42,7 +44,11 @@ COLLECTOR_THRESHOLDS = (20_000, 20, 100)
 def run_worker(settings: Settings, loglevel: str = "warn") -> int:
     """Supervise a worker process (or, inside the supervisor's child, be the worker)."""
     if os.environ.get(_CHILD_ENV):
-        run_faust_worker(settings, loglevel)
+        try:
+            run_faust_worker(settings, loglevel)
+        except TopicMismatch as exc:
+            log.error("%s", exc)
+            return CONFIGURATION_ERROR
         return 0
     return supervise([sys.executable, "-m", "tiegraph", "worker", "--loglevel", loglevel])
 
@@ -67,6 +73,9 @@ def supervise(argv: list[str]) -> int:
         child = subprocess.Popen(argv, env={**os.environ, _CHILD_ENV: "1"})
         code = _wait(child, lambda: stopping)
         if stopping:
+            return code
+        if code == CONFIGURATION_ERROR:
+            log.error("the worker cannot run with this configuration (see above); not restarting it")
             return code
         if time.monotonic() - started > 120:
             delay = 1.0  # it ran well for a while: this is a fresh failure, not a crash loop
