@@ -185,6 +185,15 @@ MATCH (a:Person {tenant: $tenant, email: $a})-[k:KNOWS]-(b:Person {tenant: $tena
 RETURN properties(k) AS tie, startNode(k) = a AS first_is_a
 """
 
+# Every person, organisation and tie of a tenant read once, properties included, so their store
+# pages are in Neo4j's page cache: after a restart, or after other tenants' writes evicted them.
+WARM_TENANT = """
+CALL () { MATCH (o:Organization {tenant: $tenant}) RETURN count(o.domain) AS organizations }
+MATCH (p:Person {tenant: $tenant})
+OPTIONAL MATCH (p)-[k:KNOWS]->()
+RETURN organizations, count(DISTINCT p) AS people, count(k) AS ties, sum(size(keys(properties(k)))) AS properties
+"""
+
 STATS = """
 CALL () { MATCH (c:Counter {tenant: $tenant, name: 'messages'}) RETURN coalesce(sum(c.value), 0) AS messages }
 CALL () { MATCH (c:Counter {tenant: $tenant, name: 'meetings'}) RETURN coalesce(sum(c.value), 0) AS meetings }

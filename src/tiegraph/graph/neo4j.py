@@ -323,6 +323,11 @@ class GraphStore(NetworkStore):
         """Every connected mailbox of every tenant with its sync state (for operators)."""
         return await self._read(cypher.MAILBOX_STATES)
 
+    async def warm_cache(self, tenant: str) -> dict[str, int]:
+        """Read the tenant's whole graph once (its counts): queries then find it in memory."""
+        rows = await self._read(cypher.WARM_TENANT, tenant=tenant)
+        return {k: int(v or 0) for k, v in rows[0].items()}
+
     async def stats(self, tenant: str) -> dict[str, int]:
         rows = await self._read(cypher.STATS, tenant=tenant)
         return {k: int(v) for k, v in rows[0].items()}
