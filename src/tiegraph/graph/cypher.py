@@ -189,9 +189,11 @@ RETURN properties(k) AS tie, startNode(k) = a AS first_is_a
 # pages are in Neo4j's page cache: after a restart, or after other tenants' writes evicted them.
 WARM_TENANT = """
 CALL () { MATCH (o:Organization {tenant: $tenant}) RETURN count(o.domain) AS organizations }
+CALL () { MATCH (p:Person) WHERE p.tenant = $tenant AND p.email >= '' RETURN count(*) AS keyed }
 MATCH (p:Person {tenant: $tenant})
 OPTIONAL MATCH (p)-[k:KNOWS]->()
-RETURN organizations, count(DISTINCT p) AS people, count(k) AS ties, sum(size(keys(properties(k)))) AS properties
+RETURN organizations, keyed, count(DISTINCT p) AS people, count(k) AS ties,
+       sum(size(keys(properties(p)))) + sum(size(keys(properties(k)))) AS properties
 """
 
 STATS = """

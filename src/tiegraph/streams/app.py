@@ -47,7 +47,7 @@ from tiegraph.streams.delivery import BatchDelivery, GuardedApp, SendFailures, r
 from tiegraph.streams.erase import is_erase_command, is_forget_authors_command, split_deletions
 from tiegraph.streams.intake import RawSchema, take_batches
 from tiegraph.streams.lag import LagReader
-from tiegraph.streams.state import BatchCounts, DistinctCounts, TieCache, tie_records
+from tiegraph.streams.state import BatchCounts, DistinctCounts, TieCache, scan_items, tie_records
 from tiegraph.streams.tenants import TenantDirectory
 from tiegraph.streams.watchdog import StallWatch
 
@@ -388,11 +388,11 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                     delivery.write(pending_replies, key, pending or None, event)
             await delivery.settle()
             for event in forget:  # after this batch's writes (they may name the person too), one at a time
-                forget_list_authors(delivery, event)
+                await forget_list_authors(delivery, event)
                 await delivery.settle()
             yield credited
 
-    def forget_list_authors(delivery: BatchDelivery, command: EventT[bytes]) -> None:
+    async def forget_list_authors(delivery: BatchDelivery, command: EventT[bytes]) -> None:
         """Delete the join entries of the command's partition that name a blocked address or
         domain: authors, and waiting replies by or to them. A full scan of this worker's part of
         the two tables: Message-IDs are the keys, and nobody knows which ones a person wrote."""
@@ -403,11 +403,11 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         def here(key: str) -> bool:  # the tables also hold standby copies of other partitions
             return key.startswith(prefix) and t.key_partition(key.encode(), settings.topic_partitions) == partition
 
-        authors = [k for k, v in message_authors.items() if here(k) and is_blocked(v["author"], blocked)]
+        authors = [k async for k, v in scan_items(message_authors) if here(k) and is_blocked(v["author"], blocked)]
         for key in authors:
             delivery.write(message_authors, key, None, command)  # to this partition's changelog
         rewritten = 0
-        for key, links in pending_replies.items():
+        async for key, links in scan_items(pending_replies):
             if not here(key):
                 continue
             kept = forget_blocked_links(links, blocked)

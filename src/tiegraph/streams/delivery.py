@@ -38,7 +38,7 @@ import random
 import signal
 import weakref
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
 import faust
@@ -134,8 +134,9 @@ class BatchDelivery:
             else:
                 table.data[key] = value
             changelogs.setdefault(table.changelog_topic.get_topic_name(), table)
-        for tp, offset in _last_offsets(sent, results, changelogs).items():
-            cast(StoreT[Any, Any], changelogs[tp.topic].data).set_persisted_offset(tp, offset)
+        stores = {topic: cast(StoreT[Any, Any], table.data) for topic, table in changelogs.items()}
+        for tp, offset in held_offsets(sent, results, lambda tp: stores[tp.topic].persisted_offset(tp)).items():
+            stores[tp.topic].set_persisted_offset(tp, offset)
 
 
 @functools.cache
@@ -155,26 +156,44 @@ def _kafka_producer(producer: ProducerT) -> AIOKafkaProducer:
 
 
 class SentBatch(NamedTuple):
-    """An aiokafka batch on its way: its future gives the offset of its first record."""
+    """An aiokafka batch on its way: its future gives the offset of its first record (its records'
+    offsets are consecutive: no transactions)."""
 
     topic: str
     records: int
     future: asyncio.Future[Any]
 
 
-def _last_offsets(sent: Sequence[SentBatch], results: Sequence[Any], topics: Collection[str]) -> dict[TP, int]:
-    """The offset of the last record delivered per partition of `topics`, from the sent batches and
-    their results (RecordMetadata: the first record's offset; a batch's records are contiguous).
+def held_offsets(
+    sent: Sequence[SentBatch], results: Sequence[Any], persisted: Callable[[TP], int | None]
+) -> dict[TP, int]:
+    """The new persisted offset of each changelog partition (`persisted`: its store's current one;
+    topics it raises KeyError for are not changelogs) that this batch's records extend without a
+    gap: the offset of the last record in the run that starts right after the persisted one.
 
-    For the RocksDB store's persisted offsets, which Faust sets only for its own changelog sends
-    (`Table._on_changelog_sent`): without them a restart replays every changelog record written
-    since the table was last restored, millions for a busy worker, instead of none."""
-    last: dict[TP, int] = {}
+    For the RocksDB store, which Faust tells where a database's changelog stands only for its own
+    changelog sends (`Table._on_changelog_sent`): without it a restart replays every record
+    written since the table was last restored, millions for a busy worker. Only without a gap: a
+    record between the persisted offset and ours was written by another worker (one that took the
+    partition while this one was out of the group), and the database does not hold it; the
+    offset stays, and the next restore replays it."""
+    ranges: dict[TP, list[tuple[int, int]]] = defaultdict(list)
     for batch, result in zip(sent, results, strict=True):
-        if batch.topic in topics:
-            tp = TP(batch.topic, result.partition)
-            last[tp] = max(last.get(tp, -1), result.offset + batch.records - 1)
-    return last
+        ranges[TP(batch.topic, result.partition)].append((result.offset, result.offset + batch.records - 1))
+    held = {}
+    for tp, delivered in ranges.items():
+        try:
+            current = persisted(tp)
+        except KeyError:
+            continue
+        last = -1 if current is None else current
+        for first, end in sorted(delivered):
+            if first != last + 1:
+                break
+            last = end
+        if last != (-1 if current is None else current):
+            held[tp] = last
+    return held
 
 
 async def _send_in_batches(producer: AIOKafkaProducer, topic: str, rows: Sequence[Record]) -> list[SentBatch]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
 from typing import Any, cast
 
 from faust.stores.memory import Store as MemoryStore
@@ -43,19 +43,20 @@ class DistinctCounts:
 
     async def prime(self, generation: object) -> None:
         """Count every slot from the table unless counted in this generation already, letting the
-        event loop run every SCAN_CHUNK keys: a table can hold tens of millions of keys (RocksDB
-        reads and decodes them from disk), and a scan that blocked the loop for seconds would
-        miss the consumer's heartbeats and bring on the next rebalance.
+        event loop run as it scans (`scan_items`): a table can hold tens of millions of keys, and a
+        scan that blocked the loop for seconds would miss the consumer's heartbeats and bring on
+        the next rebalance.
 
         One scan for all slots, not one per slot (that was one per tenant and partition)."""
         while generation != self._generation:
             counts: Counter[tuple[str, int]] = Counter()
             try:
-                for scanned, (key, value) in enumerate(_scannable_items(self._table), start=1):
+                async for key, value in scan_items(self._table):
                     counts[self._slot(key, value)] += 1
-                    if scanned % SCAN_CHUNK == 0:
-                        await asyncio.sleep(0)
-            except RuntimeError:  # RocksDB: a partition's database opened meanwhile (a rebalance)
+            except RuntimeError as exc:  # RocksDB: a partition's database opened meanwhile (a rebalance)
+                if "during iteration" not in str(exc):
+                    raise
+                await asyncio.sleep(0)
                 continue
             self._counts, self._generation = counts, generation
 
@@ -64,6 +65,15 @@ class DistinctCounts:
 
 
 SCAN_CHUNK = 10_000
+
+
+async def scan_items(table: TableT[str, Any]) -> AsyncIterator[tuple[str, Any]]:
+    """The table's items, letting the event loop run every SCAN_CHUNK of them (a whole-table scan
+    with the RocksDB store reads and decodes every key from disk)."""
+    for scanned, item in enumerate(_scannable_items(table), start=1):
+        yield item
+        if scanned % SCAN_CHUNK == 0:
+            await asyncio.sleep(0)
 
 
 def _scannable_items(table: TableT[str, Any]) -> Iterable[tuple[str, Any]]:

@@ -183,9 +183,17 @@ async def _create_missing(bootstrap: str, wanted: dict[str, dict[str, str]], par
     partition number, a table's entry to its source record's, and erasure finds a key's partition
     from the configured count. A topic grown by hand would send records where no state is."""
     async with _admin(bootstrap) as admin:
-        existing = set(await admin.list_topics())
-        present = [name for name in wanted if name in existing]
-        described = await admin.describe_topics(present) if present else []
+        try:
+            existing = set(await admin.list_topics())
+            present = [name for name in wanted if name in existing]
+            described = await admin.describe_topics(present) if present else []
+        except KafkaError as exc:
+            raise StreamUnavailable(f"cannot read the topics from Kafka at {bootstrap}: {exc}") from exc
+        # A topic with an error (no leader yet, being deleted) lists no partitions: not a mismatch,
+        # a passing state that a restart will see through.
+        unreadable = [f"{d['topic']} (error {d['error_code']})" for d in described if d["error_code"]]
+        if unreadable:
+            raise StreamUnavailable(f"topics not readable from Kafka at {bootstrap}: {', '.join(unreadable)}")
         wrong = {d["topic"]: len(d["partitions"]) for d in described if len(d["partitions"]) != partitions}
         if wrong:
             found = ", ".join(f"{name} has {count}" for name, count in sorted(wrong.items()))
