@@ -78,8 +78,8 @@ async def scan_items(table: TableT[str, Any]) -> AsyncIterator[tuple[str, Any]]:
 
 def _scannable_items(table: TableT[str, Any]) -> Iterable[tuple[str, Any]]:
     """The table's items, safe to iterate across awaits: the memory store's are a dict that the
-    standby replicas' restorer writes to meanwhile, so copied first (one C-level pass); the RocksDB
-    store's iterators read a snapshot."""
+    standby replicas' restorer writes to meanwhile, so copied first (in one pass without awaits);
+    the RocksDB store's iterators read a snapshot."""
     if isinstance(getattr(table, "data", None), MemoryStore):
         return list(table.items())
     return table.items()
