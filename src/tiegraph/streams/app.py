@@ -183,6 +183,13 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         `partition` or the key's."""
         delivery.send(topic_.get_topic_name(), key, None if value is None else t.encode(value), partition)
 
+    async def batch_counts(distinct: DistinctCounts) -> BatchCounts:
+        """A batch's counts of `distinct`, counted from its table first if this consumer generation
+        has not (the batch's new keys reach the table only when it settles, after being noted)."""
+        generation = app.consumer_generation_id
+        await distinct.prime(generation)
+        return BatchCounts(generation)
+
     def send_counts(delivery: BatchDelivery, counts: BatchCounts) -> None:
         for key, row in counts.rows.items():
             send(delivery, counters, key, row)
@@ -242,9 +249,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                             joined_on = record.message_id if isinstance(record, Authored) else record.parent_id
                             send(delivery, list_threads, t.thread_key(record.tenant, joined_on), record.to_dict())
             await delivery.settle()
-            generation = app.consumer_generation_id
-            await message_counts.prime(generation)
-            counts = BatchCounts(generation)
+            counts = await batch_counts(message_counts)
             for event, tenant, dedupe in noted:
                 is_new = new.get(dedupe) is event
                 if is_new:
@@ -276,9 +281,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             await delivery.settle()
             for key, (event, state) in planned.items():
                 delivery.write(meeting_states, key, state, event)
-            generation = app.consumer_generation_id
-            await meeting_counts.prime(generation)
-            counts = BatchCounts(generation)
+            counts = await batch_counts(meeting_counts)
             for event, tenant, is_new in noted:
                 counts.note(event.message.partition, tenant, "meetings", meeting_counts, is_new)
             send_counts(delivery, counts)
@@ -479,9 +482,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
     @app.agent(dead_letters)
     async def count_dead_letters(stream: StreamT[bytes]) -> AsyncIterator[None]:
         async for batch in stream_batches(stream, "dead_letters"):
-            generation = app.consumer_generation_id
-            await dead_letter_counts.prime(generation)
-            delivery, counts = BatchDelivery(app, failures), BatchCounts(generation)
+            delivery, counts = BatchDelivery(app, failures), await batch_counts(dead_letter_counts)
             new_keys: set[str] = set()  # stored when the batch settles
             for event in batch:
                 key = (event.key or b"").decode("utf-8", "replace")

@@ -81,7 +81,8 @@ class BatchDelivery:
     def __init__(self, app: AppT, failures: SendFailures) -> None:
         self._app, self._failures = app, failures
         self._records: dict[str, list[Record]] = defaultdict(list)
-        self._stored: list[tuple[TableT[Any, Any], Any, Any, EventT[Any]]] = []  # table writes to apply
+        # table writes to apply: (changelog topic, table, key, value, source event)
+        self._stored: list[tuple[str, TableT[Any, Any], Any, Any, EventT[Any]]] = []
 
     def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
         """Queue a record (value None: a tombstone) for `partition`, or the key's partition; it
@@ -101,8 +102,9 @@ class BatchDelivery:
         serializers = cast(Any, table)  # Faust's Table has them, TableT not
         key_bytes = _codec(serializers.key_serializer).dumps(key)
         value_bytes = None if value is None else _codec(serializers.value_serializer).dumps(value)
-        self._stored.append((table, key, value, source))
-        self.send(table.changelog_topic.get_topic_name(), key_bytes, value_bytes, source.message.partition)
+        changelog = table.changelog_topic.get_topic_name()
+        self._stored.append((changelog, table, key, value, source))
+        self.send(changelog, key_bytes, value_bytes, source.message.partition)
 
     async def settle(self) -> None:
         """Send the queued records, wait for them and every table changelog write so far, then
@@ -125,17 +127,16 @@ class BatchDelivery:
         stored, self._stored = self._stored, []
         if failed:
             raise StreamUnavailable(f"{len(failed)} record(s) not delivered to Kafka: {failed[0]!r}")
-        changelogs: dict[str, TableT[Any, Any]] = {}
-        for table, key, value, source in stored:
+        stores: dict[str, StoreT[Any, Any]] = {}  # by changelog topic
+        for changelog, table, key, value, source in stored:
             make_current(source)  # a store may check that a write happens for an event (RocksDB does)
             if value is None:
                 if key in table.data:
                     del table.data[key]
             else:
                 table.data[key] = value
-            changelogs.setdefault(table.changelog_topic.get_topic_name(), table)
-        stores = {topic: cast(StoreT[Any, Any], table.data) for topic, table in changelogs.items()}
-        for tp, offset in held_offsets(sent, results, lambda tp: stores[tp.topic].persisted_offset(tp)).items():
+            stores[changelog] = cast(StoreT[Any, Any], table.data)
+        for tp, offset in held_offsets(sent, results, stores).items():
             stores[tp.topic].set_persisted_offset(tp, offset)
 
 
@@ -165,11 +166,11 @@ class SentBatch(NamedTuple):
 
 
 def held_offsets(
-    sent: Sequence[SentBatch], results: Sequence[Any], persisted: Callable[[TP], int | None]
+    sent: Sequence[SentBatch], results: Sequence[Any], stores: Mapping[str, StoreT[Any, Any]]
 ) -> dict[TP, int]:
-    """The new persisted offset of each changelog partition (`persisted`: its store's current one;
-    topics it raises KeyError for are not changelogs) that this batch's records extend without a
-    gap: the offset of the last record in the run that starts right after the persisted one.
+    """The new persisted offset of each changelog partition (`stores`: the table stores by
+    changelog topic; other topics are left out) that this batch's records extend without a gap:
+    the offset of the last record in the run that starts right after the store's persisted one.
 
     For the RocksDB store, which Faust tells where a database's changelog stands only for its own
     changelog sends (`Table._on_changelog_sent`): without it a restart replays every record
@@ -182,16 +183,16 @@ def held_offsets(
         ranges[TP(batch.topic, result.partition)].append((result.offset, result.offset + batch.records - 1))
     held = {}
     for tp, delivered in ranges.items():
-        try:
-            current = persisted(tp)
-        except KeyError:
+        store = stores.get(tp.topic)
+        if store is None:
             continue
-        last = -1 if current is None else current
+        persisted = store.persisted_offset(tp)
+        start = last = -1 if persisted is None else persisted
         for first, end in sorted(delivered):
             if first != last + 1:
                 break
             last = end
-        if last != (-1 if current is None else current):
+        if last != start:
             held[tp] = last
     return held
 
