@@ -78,6 +78,7 @@ def test_bench_smoke_run_reports_every_figure(stack: Stack) -> None:
     if figures["freshness_probes"]:
         assert 0 < figures["freshness_p50_ms"] <= figures["freshness_p99_ms"]
     assert figures["pipeline_vs_limit"] > 0
+    assert len(figures["pipeline_vs_limit_runs"]) == 3 and min(figures["pipeline_vs_limit_runs"]) > 0  # pairs
     runs = figures["neo4j_write_limit_runs_ties_per_s"]  # the Neo4j limit: the median of three writes
     assert len(runs) == 3 and figures["neo4j_write_limit_ties_per_s"] == sorted(runs)[1]
     runs = figures["throughput_runs_msgs_per_s"]  # and the throughput: the median of three runs

@@ -1,12 +1,16 @@
 """`tiegraph bench`: pipeline throughput against the limits of the engines, measured in one run.
 
-On the local services it generates a corpus with the synthetic organisation generator, then:
+On the local services it generates a corpus with the synthetic organisation generator, warms the
+engines up with one unmeasured pipeline run and limit write (see WARMUP below), then:
   1. kafka_consume_limit: a raw aiokafka consumer reads and JSON-decodes the corpus topic;
   2. pipeline throughput: a real `tiegraph worker` (own consumer group and topic prefix) takes the
      corpus from mail.messages.v1 to a settled graph (lag 0); three runs, each into a fresh tenant
      (every tie created, as in a backfill), the median;
-  3. neo4j_write_limit: the final tie states are written again with the same batched UNWIND statement
-     (into three fresh tenants; the median);
+  3. neo4j_write_limit: after each pipeline run, the final tie states are written again with the
+     same batched UNWIND statement into a fresh tenant; the median of the three. Each limit run
+     follows its pipeline run, so that both meet Neo4j in the same state (store size, checkpoints):
+     three limit runs in a row, after all the pipeline runs, spread 1.35x within one bench and
+     their medians 2x between benches;
   4. the same pipeline run with two workers in one consumer group (a fresh tenant too);
   5. freshness at a steady live rate of 1,000 msgs/s, after 5 s warming its fresh worker up
      (freshness.py);
@@ -123,27 +127,30 @@ async def _latest_ties(bootstrap: str, topic: str) -> tuple[list[dict[str, Any]]
     return list(latest.values()), emitted
 
 
-WRITE_LIMIT_RUNS = 3
 # Single-worker pipeline runs: on this 2-core machine, shared with Kafka and Neo4j, single runs
-# ranged from 2,260 to 3,190 msgs/s within a session; the bench reports the median, as for the limit.
+# ranged from 2,260 to 3,190 msgs/s within a session; the bench reports the median, as for the limit
+# (one write-limit run after each).
 PIPELINE_RUNS = 3
+# A JVM compiles its hot paths over the first minute of work: right after `tiegraph services up`,
+# three pipeline runs in a row cost Neo4j 30.3, 16.1 and 8.5 s of CPU for the same 50,000 messages
+# (1,491, 2,262 and 2,432 msgs/s; bench/profile_worker.py, 2026-11-24 19:40). A live pipeline's
+# engines are warm, so the bench first runs the whole corpus through once, and writes its ties
+# once, unmeasured, into tenants of their own.
+WARMUP = "warmup"
 
 
-async def _write_limit(settings: Settings, ties: list[dict[str, Any]], tenants: list[str], batch: int) -> list[float]:
-    """Tie writes per second with the pipeline's own statement and batch size, once into each of
-    `tenants` (fresh ones: every tie is created, as in the pipeline's run). One write of the
-    ~11,500 ties takes ~2 s, and single runs ranged from 4,000 to 7,200 ties/s on this machine:
-    the bench reports the median of several, and each."""
+async def _write_limit(settings: Settings, ties: list[dict[str, Any]], tenant: str, batch: int) -> float:
+    """Tie writes per second with the pipeline's own statement and batch size, into `tenant` (a
+    fresh one: every tie is created, as in the pipeline's run). One write of the ~11,500 ties takes
+    ~2 s, and single runs ranged from 4,000 to 7,200 ties/s on this machine: the bench reports the
+    median of several, and each."""
     graph = connect_graph(settings)
-    rates = []
     try:
-        for tenant in tenants:
-            rows = sorted((tie_row({**u, "tenant": tenant}, ()) for u in ties), key=lambda r: (r["a"], r["b"]))
-            started = time.perf_counter()
-            for i in range(0, len(rows), batch):
-                await graph.write_ties(rows[i : i + batch])
-            rates.append(len(rows) / (time.perf_counter() - started))
-        return rates
+        rows = sorted((tie_row({**u, "tenant": tenant}, ()) for u in ties), key=lambda r: (r["a"], r["b"]))
+        started = time.perf_counter()
+        for i in range(0, len(rows), batch):
+            await graph.write_ties(rows[i : i + batch])
+        return len(rows) / (time.perf_counter() - started)
     finally:
         await graph.close()
 
@@ -326,22 +333,30 @@ async def run_bench(
     # Repeated runs must not pile topics up in the local Kafka, nor ties in the local Neo4j; the
     # deletions wait until every figure is measured (Kafka deletes a topic's files a minute later,
     # in the background, and Neo4j writes the deletion's pages out at its next checkpoint).
-    run_tenants = [f"{tenant}-run-{i}" for i in range(PIPELINE_RUNS + 1)]  # the last: two workers
-    limit_tenants = [f"{tenant}-limit-{i}" for i in range(WRITE_LIMIT_RUNS)]
+    # The first run warms up (unmeasured); the last has two workers.
+    run_tenants = [f"{tenant}-run-{i}" for i in (WARMUP, *range(PIPELINE_RUNS + 1))]
+    limit_tenants = [f"{tenant}-limit-{i}" for i in (WARMUP, *range(PIPELINE_RUNS))]
     cleanups: Cleanups = [functools.partial(_delete_tenants, settings, [*run_tenants, *limit_tenants])]
     try:
-        runs = []
+        runs: list[PipelineRun] = []
+        write_limits: list[float] = []
+        ties: list[dict[str, Any]] = []
+        emitted = 0
         for i, run_tenant in enumerate(run_tenants):
             await _create_tenant(settings, run_tenant)
-            workers = 2 if i == PIPELINE_RUNS else 1
+            workers = 2 if i == len(run_tenants) - 1 else 1
             run = await _run_pipeline(settings, _for_tenant(corpus, tenant, run_tenant), workers)
             cleanups.append(functools.partial(_delete_run, settings, run.names, run.app_id))
             runs.append(run)
+            if i < len(limit_tenants):
+                if not ties:  # every run emits the same ties (for its own tenant)
+                    ties, emitted = await _latest_ties(settings.kafka_bootstrap, run.names[t.TIE_UPDATES])
+                limit = await _write_limit(settings, ties, limit_tenants[i], settings.graph_batch_size)
+                write_limits.append(limit)
+        (warmup, *runs), (warmup_limit, *write_limits) = runs, write_limits
         singles, double = runs[:PIPELINE_RUNS], runs[PIPELINE_RUNS]
         single = sorted(singles, key=lambda r: r.pipeline_s)[PIPELINE_RUNS // 2]  # the median run
         consume_limit = await _consume_limit(settings.kafka_bootstrap, single.names[t.MAIL_MESSAGES], len(corpus))
-        ties, emitted = await _latest_ties(settings.kafka_bootstrap, single.names[t.TIE_UPDATES])
-        write_limits = await _write_limit(settings, ties, limit_tenants, settings.graph_batch_size)
         freshness = await _freshness(settings, min(people, 1_000), 1000.0, freshness_seconds, cleanups)
         # Query latency on a generated graph written straight into Neo4j (a query benchmark, not a
         # pipeline one); a graph of that size loaded by an earlier run is reused.
@@ -365,11 +380,18 @@ async def run_bench(
         "throughput_msgs_per_s": round(throughput, 1),
         "throughput_runs_msgs_per_s": [round(len(corpus) / r.pipeline_s, 1) for r in singles],
         "throughput_2_workers_msgs_per_s": round(len(corpus) / double.pipeline_s, 1),
+        "warmup_run_msgs_per_s": round(len(corpus) / warmup.pipeline_s, 1),
+        "warmup_write_limit_ties_per_s": round(warmup_limit, 1),
         "kafka_consume_limit_msgs_per_s": round(consume_limit, 1),
         "neo4j_write_limit_ties_per_s": round(write_limit, 1),
         "neo4j_write_limit_runs_ties_per_s": [round(rate, 1) for rate in write_limits],
         "neo4j_write_limit_msgs_per_s": round(write_limit_msgs, 1),
         "pipeline_vs_limit": round(throughput / min(consume_limit, write_limit_msgs), 3),
+        # Each pipeline run against the limit run that followed it: how far the pairs agree.
+        "pipeline_vs_limit_runs": [
+            round((len(corpus) / r.pipeline_s) / min(consume_limit, limit * len(corpus) / max(emitted, 1)), 3)
+            for r, limit in zip(singles, write_limits, strict=True)
+        ],
         **scale,
         "worker_rss_throughput_runs_mb": round(max(r.rss_mb for r in singles), 1),
         **freshness,
@@ -387,7 +409,8 @@ def print_table(result: dict[str, Any]) -> None:
         (
             "pipeline throughput",
             f"{result['throughput_msgs_per_s']} msgs/s ({result['pipeline_s']} s to a settled graph; median of "
-            f"{', '.join(f'{rate:,.0f}' for rate in result['throughput_runs_msgs_per_s'])})",
+            f"{', '.join(f'{rate:,.0f}' for rate in result['throughput_runs_msgs_per_s'])}; "
+            f"after a warm-up run at {result['warmup_run_msgs_per_s']:,.0f})",
         ),
         ("limit: raw Kafka consume", f"{result['kafka_consume_limit_msgs_per_s']} msgs/s"),
         (
@@ -395,7 +418,11 @@ def print_table(result: dict[str, Any]) -> None:
             f"{result['neo4j_write_limit_ties_per_s']} ties/s = {result['neo4j_write_limit_msgs_per_s']} msgs/s "
             f"(median of {', '.join(f'{rate:,.0f}' for rate in result['neo4j_write_limit_runs_ties_per_s'])})",
         ),
-        ("pipeline vs lower limit", f"{result['pipeline_vs_limit']:.1%} (goal >= 50%)"),
+        (
+            "pipeline vs lower limit",
+            f"{result['pipeline_vs_limit']:.1%} (goal >= 50%; each run against the limit run after it: "
+            f"{', '.join(f'{ratio:.1%}' for ratio in result['pipeline_vs_limit_runs'])})",
+        ),
         (
             f"worker peak RSS at {result['scale_ties']:,} ties",
             f"{result['worker_rss_mb']} MB (goal <= 1024; {result['scale_store']} store, tables "
