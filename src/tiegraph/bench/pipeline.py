@@ -368,8 +368,12 @@ async def run_bench(
             await cleanup()
     throughput = len(corpus) / single.pipeline_s
     write_limit = statistics.median(write_limits)
-    # The writer's ceiling in messages: tie writes per second over tie updates per message.
-    write_limit_msgs = write_limit * len(corpus) / max(emitted, 1)
+
+    def in_msgs(ties_per_s: float) -> float:
+        """The writer's ceiling in messages: tie writes per second over tie updates per message."""
+        return ties_per_s * len(corpus) / max(emitted, 1)
+
+    write_limit_msgs = in_msgs(write_limit)
     return {
         "messages": len(corpus),
         "people": people,
@@ -389,7 +393,7 @@ async def run_bench(
         "pipeline_vs_limit": round(throughput / min(consume_limit, write_limit_msgs), 3),
         # Each pipeline run against the limit run that followed it: how far the pairs agree.
         "pipeline_vs_limit_runs": [
-            round((len(corpus) / r.pipeline_s) / min(consume_limit, limit * len(corpus) / max(emitted, 1)), 3)
+            round((len(corpus) / r.pipeline_s) / min(consume_limit, in_msgs(limit)), 3)
             for r, limit in zip(singles, write_limits, strict=True)
         ],
         **scale,
