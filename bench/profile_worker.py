@@ -82,11 +82,13 @@ def _worker_pid(supervisor: int) -> int:
     raise RuntimeError("the supervisor started no worker")
 
 
-async def _one_run(settings: Settings, corpus: list[tuple[bytes, bytes]], py_spy: str | None, timeline: bool) -> None:
+async def _one_run(
+    settings: Settings, corpus: list[tuple[bytes, bytes]], py_spy: str | None, timeline: bool, store: str | None
+) -> None:
     run = uuid.uuid4().hex[:8]
     names, app_id = t.TopicNames(f"bench-{run}."), f"tiegraph-bench-{run}"
     await t.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions, settings.topic_replication)
-    (supervisor,) = p._spawn_workers(settings, 1, names.prefix, app_id)
+    (supervisor,) = p._spawn_workers(settings, 1, names.prefix, app_id, store)
     spy = None
     try:
         await wait_for_stable_group(settings.kafka_bootstrap, app_id)
@@ -124,6 +126,7 @@ async def _one_run(settings: Settings, corpus: list[tuple[bytes, bytes]], py_spy
         _print_graph_writes(settings)
         rate = len(corpus) / wall
         print(f"{len(corpus)} msgs in {wall:.2f} s = {rate:,.0f} msgs/s; CPU: worker {cpu:.2f} s, {engines_cpu}")
+        print(f"worker peak RSS {p._peak_rss_mb(supervisor.pid):.1f} MB ({store or settings.store} store)")
     finally:
         if spy is not None:
             spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT, not on SIGTERM
@@ -157,7 +160,9 @@ async def main() -> None:
             for k, v in corpus
         ]
         try:
-            await _one_run(settings, renamed, args.py_spy if i == args.runs - 1 else None, args.timeline)
+            # at scale, the bench's store (the memory store holds every table in the heap)
+            store = "rocksdb://" if args.scale_ties else None
+            await _one_run(settings, renamed, args.py_spy if i == args.runs - 1 else None, args.timeline, store)
         finally:
             await p._delete_tenants(settings, [tenant])
 

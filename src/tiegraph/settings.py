@@ -58,8 +58,11 @@ class Settings(BaseSettings):
     # small (ids inside grow ~30 bytes each, toward Kafka's 1 MiB record limit).
     tie_inline_ids: int = 512
     # Decoded ties the aggregate keeps in memory (most recently used; ~2.4 KB each): the others are
-    # read back from the table when their pair is next seen.
-    tie_cache_size: int = 100_000
+    # read back from the table when their pair is next seen. 50,000 against 100,000 at the bench's
+    # 1M ties: peak worker RSS 870 MB against 994, and no slower (412 against 378 msgs/s;
+    # bench/profile_worker.py --scale-ties, 2026-11-24 20:52 and 20:58); the bench's throughput
+    # corpus (11,500 ties) fits in either.
+    tie_cache_size: int = 50_000
     # A SIGKILLed worker's partitions wait this long before the group gives them to others.
     kafka_session_timeout_s: float = 30.0
     stall_seconds: float = 90.0  # a partition with lag and no commit for this long restarts the worker
