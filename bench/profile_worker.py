@@ -15,25 +15,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 from tiegraph.bench import pipeline as p
+from tiegraph.bench.cpu import cpu_seconds, engine_pids, worker_metrics, worker_pids
 from tiegraph.bench.scale import scale_corpus
 from tiegraph.settings import Settings
 from tiegraph.streams import topics as t
 from tiegraph.streams.lag import LagReader, summarize, wait_for_stable_group, wait_for_zero_lag
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _print_lag_timeline(settings: Settings, app_id: str, names: t.TopicNames) -> None:
@@ -49,35 +43,23 @@ async def _print_lag_timeline(settings: Settings, app_id: str, names: t.TopicNam
 
 def _print_graph_writes(settings: Settings) -> None:
     """The worker's own account of its Neo4j writes (Prometheus /metrics): batches, rows, time."""
-    url = f"http://127.0.0.1:{settings.worker_metrics_port}/metrics"
-    with urllib.request.urlopen(url, timeout=5) as response:
-        lines = response.read().decode().splitlines()
+    samples = worker_metrics(p._metrics_port(settings, 0))
     for kind in ("ties", "counters"):
         wanted = (
             f'tiegraph_graph_write_seconds_sum{{kind="{kind}"}}',
             f'tiegraph_graph_write_seconds_count{{kind="{kind}"}}',
             f'tiegraph_graph_rows_written_total{{kind="{kind}"}}',
         )
-        values = [float(line.split()[-1]) for name in wanted for line in lines if line.startswith(name + " ")]
-        if len(values) == 3:
-            print(f"  graph writes of {kind}: {values[1]:.0f} batches, {values[2]:.0f} rows, {values[0]:.2f} s waiting")
-
-
-def _engine_pids() -> dict[str, int]:
-    """The local Kafka and Neo4j (`tiegraph services up`): their CPU time is part of the picture."""
-    found = {}
-    for name, marker in (("kafka", "kafka.Kafka"), ("neo4j", "Neo4jServer")):
-        pids = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()
-        if pids:
-            found[name] = int(pids[0])
-    return found
+        if all(name in samples for name in wanted):
+            seconds, batches, rows = (samples[name] for name in wanted)
+            print(f"  graph writes of {kind}: {batches:.0f} batches, {rows:.0f} rows, {seconds:.2f} s waiting")
 
 
 def _worker_pid(supervisor: int) -> int:
     for _ in range(100):
-        children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+        children = worker_pids(supervisor)
         if children:
-            return int(children[0])
+            return children[0]
         time.sleep(0.1)
     raise RuntimeError("the supervisor started no worker")
 
@@ -93,9 +75,9 @@ async def _one_run(
     try:
         await wait_for_stable_group(settings.kafka_bootstrap, app_id)
         worker = _worker_pid(supervisor.pid)
-        engines = _engine_pids()
-        cpu_before = _cpu_seconds(worker)
-        engines_before = {name: _cpu_seconds(pid) for name, pid in engines.items()}
+        engines = engine_pids(settings)
+        cpu_before = cpu_seconds(worker)
+        engines_before = {name: cpu_seconds(pid) for name, pid in engines.items()}
         if py_spy:
             # installed into the venv, which need not be on PATH
             installed = Path(sys.executable).with_name("py-spy")
@@ -119,9 +101,9 @@ async def _one_run(
         wall = time.perf_counter() - started
         if watching is not None:
             watching.cancel()
-        cpu = _cpu_seconds(worker) - cpu_before
+        cpu = cpu_seconds(worker) - cpu_before
         engines_cpu = ", ".join(
-            f"{name} {_cpu_seconds(pid) - engines_before[name]:.2f} s" for name, pid in engines.items()
+            f"{name} {cpu_seconds(pid) - engines_before[name]:.2f} s" for name, pid in engines.items()
         )
         _print_graph_writes(settings)
         rate = len(corpus) / wall

@@ -78,6 +78,10 @@ def test_bench_smoke_run_reports_every_figure(stack: Stack) -> None:
     if figures["freshness_probes"]:
         assert 0 < figures["freshness_p50_ms"] <= figures["freshness_p99_ms"]
     assert figures["pipeline_vs_limit"] > 0
+    # where the median run's time went: the worker's, Kafka's and Neo4j's CPU, the writer's waits
+    for name in ("pipeline_worker_cpu_s", "pipeline_kafka_cpu_s", "pipeline_neo4j_cpu_s", "pipeline_graph_write_s"):
+        assert figures[name] > 0, name
+    assert "time split (that run)" in result.stdout
     assert len(figures["pipeline_vs_limit_runs"]) == 3 and min(figures["pipeline_vs_limit_runs"]) > 0  # pairs
     runs = figures["neo4j_write_limit_runs_ties_per_s"]  # the Neo4j limit: the median of three writes
     assert len(runs) == 3 and figures["neo4j_write_limit_ties_per_s"] == sorted(runs)[1]

@@ -5,7 +5,7 @@ engines up with one unmeasured pipeline run and limit write (see WARMUP below), 
   1. kafka_consume_limit: a raw aiokafka consumer reads and JSON-decodes the corpus topic;
   2. pipeline throughput: a real `tiegraph worker` (own consumer group and topic prefix) takes the
      corpus from mail.messages.v1 to a settled graph (lag 0); three runs, each into a fresh tenant
-     (every tie created, as in a backfill), the median;
+     (every tie created, as in a backfill), the median, with how its time split (cpu.py);
   3. neo4j_write_limit: after each pipeline run, the final tie states are written again with the
      same batched UNWIND statement into a fresh tenant; the median of the three. Each limit run
      follows its pipeline run, so that both meet Neo4j in the same state (store size, checkpoints):
@@ -40,6 +40,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from tiegraph.bench.cpu import cpu_now, cpu_since, engine_pids, graph_write_seconds, worker_metrics, worker_pids
 from tiegraph.bench.freshness import WARMUP_S, measure_freshness
 from tiegraph.bench.queries import measure_query_latency
 from tiegraph.bench.scale import scale_corpus
@@ -169,11 +170,15 @@ async def _create_tenant(settings: Settings, tenant: str) -> None:
 def _peak_rss_mb(supervisor: int) -> float:
     """Peak RSS (VmHWM) of the Faust worker process the `tiegraph worker` supervisor runs."""
     peak = 0.0
-    for child in Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split():
+    for child in worker_pids(supervisor):
         for line in Path(f"/proc/{child}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 peak = max(peak, int(line.split()[1]) / 1024)
     return peak
+
+
+def _metrics_port(settings: Settings, worker: int) -> int:
+    return settings.worker_metrics_port + 100 + worker if settings.worker_metrics_port else 0
 
 
 def _spawn_workers(
@@ -186,6 +191,8 @@ def _spawn_workers(
             "TIEGRAPH_TOPIC_PREFIX": prefix,
             "TIEGRAPH_APP_ID": app_id,
             "TIEGRAPH_WORKER_WEB_PORT": str(settings.worker_web_port + 100 + i),
+            # its own /metrics port, not a running worker's: the bench reads its graph-write figures
+            "TIEGRAPH_WORKER_METRICS_PORT": str(_metrics_port(settings, i)),
             "TIEGRAPH_STORE": store or settings.store,
         }
         argv = [sys.executable, "-m", "tiegraph", "worker"]
@@ -207,6 +214,8 @@ class PipelineRun:
     produce_s: float
     pipeline_s: float
     rss_mb: float
+    cpu_s: dict[str, float]  # over the run: "worker" (all of them), "kafka", "neo4j" (when local)
+    graph_write_s: float | None  # the workers' time in tie writes to Neo4j (their /metrics)
 
 
 async def _run_pipeline(
@@ -220,17 +229,22 @@ async def _run_pipeline(
     try:
         # The workers have joined once the group is stable; an empty topic lags 0 from then on.
         await wait_for_stable_group(settings.kafka_bootstrap, app_id)
+        pids, engines = [pid for p in processes for pid in worker_pids(p.pid)], engine_pids(settings)
+        cpu_before = cpu_now(pids, engines)
         started = time.perf_counter()
         produce_s = await _produce(settings.kafka_bootstrap, names[t.MAIL_MESSAGES], corpus)
         await wait_for_zero_lag(settings.kafka_bootstrap, app_id, names.all(), timeout=1800, settle=1)
         pipeline_s = time.perf_counter() - started
+        cpu = cpu_since(cpu_before, pids, engines)
         rss = max(_peak_rss_mb(p.pid) for p in processes)
+        writes = [graph_write_seconds(worker_metrics(_metrics_port(settings, i))) for i in range(workers)]
     except BaseException:
         _stop(processes)
         await _delete_run(settings, names, app_id)
         raise
     _stop(processes)
-    return PipelineRun(names, app_id, produce_s, pipeline_s, rss)
+    graph_write_s = None if None in writes else round(sum(w or 0.0 for w in writes), 2)
+    return PipelineRun(names, app_id, produce_s, pipeline_s, rss, cpu, graph_write_s)
 
 
 def _tables_dir(settings: Settings, app_id: str) -> Path:
@@ -381,6 +395,12 @@ async def run_bench(
         "tie_updates": emitted,
         "produce_s": round(single.produce_s, 2),
         "pipeline_s": round(single.pipeline_s, 2),
+        # How that run's time split: CPU seconds of the worker, Kafka and Neo4j (null where not
+        # local), and the worker's time waiting for its tie writes to Neo4j.
+        "pipeline_worker_cpu_s": single.cpu_s["worker"],
+        "pipeline_kafka_cpu_s": single.cpu_s.get("kafka"),
+        "pipeline_neo4j_cpu_s": single.cpu_s.get("neo4j"),
+        "pipeline_graph_write_s": single.graph_write_s,
         "throughput_msgs_per_s": round(throughput, 1),
         "throughput_runs_msgs_per_s": [round(len(corpus) / r.pipeline_s, 1) for r in singles],
         "throughput_2_workers_msgs_per_s": round(len(corpus) / double.pipeline_s, 1),
@@ -407,6 +427,17 @@ async def run_bench(
     }
 
 
+def _time_split(result: dict[str, Any]) -> str:
+    def seconds(value: float | None) -> str:
+        return "n/a" if value is None else f"{value} s"
+
+    return (
+        f"{result['pipeline_s']} s: CPU of the worker {seconds(result['pipeline_worker_cpu_s'])}, "
+        f"Neo4j {seconds(result['pipeline_neo4j_cpu_s'])}, Kafka {seconds(result['pipeline_kafka_cpu_s'])}; "
+        f"the worker waited {seconds(result['pipeline_graph_write_s'])} for its tie writes"
+    )
+
+
 def print_table(result: dict[str, Any]) -> None:
     rows = [
         ("corpus", f"{result['messages']} messages, {result['people']} people -> {result['ties']} ties"),
@@ -416,6 +447,7 @@ def print_table(result: dict[str, Any]) -> None:
             f"{', '.join(f'{rate:,.0f}' for rate in result['throughput_runs_msgs_per_s'])}; "
             f"after a warm-up run at {result['warmup_run_msgs_per_s']:,.0f})",
         ),
+        ("time split (that run)", _time_split(result)),
         ("limit: raw Kafka consume", f"{result['kafka_consume_limit_msgs_per_s']} msgs/s"),
         (
             "limit: raw Neo4j batched writes",
