@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 from tiegraph.bench import pipeline as p
-from tiegraph.bench.cpu import cpu_seconds, engine_pids, worker_metrics, worker_pids
+from tiegraph.bench.cpu import cpu_now, cpu_since, engine_pids, worker_metrics, worker_pids
 from tiegraph.bench.scale import scale_corpus
 from tiegraph.settings import Settings
 from tiegraph.streams import topics as t
@@ -76,8 +76,7 @@ async def _one_run(
         await wait_for_stable_group(settings.kafka_bootstrap, app_id)
         worker = _worker_pid(supervisor.pid)
         engines = engine_pids(settings)
-        cpu_before = cpu_seconds(worker)
-        engines_before = {name: cpu_seconds(pid) for name, pid in engines.items()}
+        cpu_before = cpu_now([worker], engines)
         if py_spy:
             # installed into the venv, which need not be on PATH
             installed = Path(sys.executable).with_name("py-spy")
@@ -101,13 +100,10 @@ async def _one_run(
         wall = time.perf_counter() - started
         if watching is not None:
             watching.cancel()
-        cpu = cpu_seconds(worker) - cpu_before
-        engines_cpu = ", ".join(
-            f"{name} {cpu_seconds(pid) - engines_before[name]:.2f} s" for name, pid in engines.items()
-        )
+        cpu = ", ".join(f"{name} {used} s" for name, used in cpu_since(cpu_before, [worker], engines).items())
         _print_graph_writes(settings)
         rate = len(corpus) / wall
-        print(f"{len(corpus)} msgs in {wall:.2f} s = {rate:,.0f} msgs/s; CPU: worker {cpu:.2f} s, {engines_cpu}")
+        print(f"{len(corpus)} msgs in {wall:.2f} s = {rate:,.0f} msgs/s; CPU: {cpu}")
         print(f"worker peak RSS {p._peak_rss_mb(supervisor.pid):.1f} MB ({store or settings.store} store)")
     finally:
         if spy is not None:

@@ -6,10 +6,21 @@ from __future__ import annotations
 import os
 import socket
 import time
+from pathlib import Path
 
 from prometheus_client import start_http_server
 
-from tiegraph.bench.cpu import cpu_now, cpu_seconds, cpu_since, graph_write_seconds, worker_metrics
+from tiegraph.bench.cpu import (
+    cpu_now,
+    cpu_seconds,
+    cpu_since,
+    engine_pids,
+    graph_write_seconds,
+    port_free,
+    worker_metrics,
+)
+from tiegraph.bench.pipeline import describe_time_split
+from tiegraph.settings import Settings
 from tiegraph.streams import metrics
 
 
@@ -34,8 +45,32 @@ def test_cpu_used_over_a_span_is_counted_for_the_worker_and_each_engine() -> Non
     assert used["worker"] >= 0.1 and used["neo4j"] >= 0.1
 
 
-def test_a_process_that_is_gone_has_used_nothing_more() -> None:
-    assert cpu_seconds(2**22 + 12345) == 0.0  # above the kernel's pid limit: never a live process
+GONE = 2**22 + 12345  # above the kernel's pid limit: never a live process
+
+
+def test_a_process_gone_during_the_span_has_no_figure_rather_than_a_wrong_one() -> None:
+    assert cpu_seconds(GONE) is None
+    me = os.getpid()
+    before = cpu_now([me], {"neo4j": me})
+    used = cpu_since(before, [me, GONE], {"neo4j": GONE})  # a restarted worker, a restarted engine
+    assert used == {"worker": None, "neo4j": None}
+
+
+def test_engines_count_only_where_the_settings_point_at_this_machine(tmp_path: Path) -> None:
+    remote = Settings(home=tmp_path, kafka_bootstrap="kafka.example.net:9092", neo4j_uri="bolt://db.example.net:7687")
+    assert engine_pids(remote) == {}  # nothing runs from this home either; and it would not count
+
+
+def test_the_time_split_reads_n_a_for_figures_it_could_not_take() -> None:
+    result = {
+        "pipeline_s": 12.5,
+        "pipeline_worker_cpu_s": 9.5,
+        "pipeline_neo4j_cpu_s": None,
+        "pipeline_kafka_cpu_s": None,
+        "pipeline_graph_write_s": 7.25,
+    }
+    split = describe_time_split(result)
+    assert "worker 9.5 s" in split and "Neo4j n/a" in split and "waited 7.25 s" in split
 
 
 def test_a_workers_graph_write_time_is_read_from_its_metrics() -> None:
@@ -50,5 +85,15 @@ def test_a_workers_graph_write_time_is_read_from_its_metrics() -> None:
 
 
 def test_a_worker_without_metrics_has_no_figures() -> None:
-    samples = worker_metrics(_free_port())  # nothing listens there
+    port = _free_port()
+    assert port_free(port)
+    samples = worker_metrics(port)  # nothing listens there
     assert samples == {} and graph_write_seconds(samples) is None
+    assert worker_metrics(0) == {}  # metrics switched off
+
+
+def test_a_taken_port_is_not_free() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        assert not port_free(sock.getsockname()[1])

@@ -7,10 +7,11 @@ run is waiting for Neo4j."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import urllib.request
 from pathlib import Path
-from urllib.error import URLError
 
 from tiegraph.services.local import LocalServices
 from tiegraph.settings import Settings
@@ -18,19 +19,29 @@ from tiegraph.settings import Settings
 ENGINES = ("kafka", "neo4j")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used (0.0 once it is gone)."""
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a process has used; None once it is gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return 0.0
+        return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _on_this_machine(address: str) -> bool:
+    host = address.split("://")[-1].rsplit(":", 1)[0].strip("[]")
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
 def engine_pids(settings: Settings) -> dict[str, int]:
-    """The Kafka and Neo4j that `tiegraph services up` runs (none for engines elsewhere: their
-    CPU is not this machine's to read)."""
-    return {s.name: s.pid for s in LocalServices(settings).status() if s.name in ENGINES and s.running and s.pid}
+    """The Kafka and Neo4j that `tiegraph services up` runs, if the settings point at them (an
+    engine elsewhere: its CPU is not this machine's to read)."""
+    used = {"kafka": settings.kafka_bootstrap, "neo4j": settings.neo4j_uri}
+    return {
+        s.name: s.pid
+        for s in LocalServices(settings).status()
+        if s.name in ENGINES and s.running and s.pid and _on_this_machine(used[s.name])
+    }
 
 
 def worker_pids(supervisor: int) -> list[int]:
@@ -43,17 +54,27 @@ def worker_pids(supervisor: int) -> list[int]:
 
 def worker_metrics(port: int) -> dict[str, float]:
     """A worker's Prometheus samples by name and labels ('name{label="v"}'); empty if not served."""
+    if not port:
+        return {}
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
             lines = response.read().decode().splitlines()
-    except (URLError, OSError):
+    except OSError:  # URLError included
         return {}
     samples = {}
     for line in lines:
         if line and not line.startswith("#"):
             name, _, value = line.rpartition(" ")
-            samples[name] = float(value)
+            with contextlib.suppress(ValueError):  # not a sample line: not ours to judge
+                samples[name] = float(value)
     return samples
+
+
+def port_free(port: int) -> bool:
+    """Whether nothing listens on the loopback `port` (a worker whose metrics port is taken runs on
+    without metrics, and another process would answer for it)."""
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
 def graph_write_seconds(samples: dict[str, float], kind: str = "ties") -> float | None:
@@ -61,12 +82,20 @@ def graph_write_seconds(samples: dict[str, float], kind: str = "ties") -> float 
     return samples.get(f'tiegraph_graph_write_seconds_sum{{kind="{kind}"}}')
 
 
-def cpu_now(workers: list[int], engines: dict[str, int]) -> dict[str, float]:
-    """CPU seconds used so far: "worker" (all of `workers` together), and each engine by name."""
-    return {"worker": sum(cpu_seconds(pid) for pid in workers), **{n: cpu_seconds(p) for n, p in engines.items()}}
+def cpu_now(workers: list[int], engines: dict[str, int]) -> dict[str, float | None]:
+    """CPU seconds used so far: "worker" (all of `workers` together), and each engine by name;
+    None for any that is gone."""
+    used = [cpu_seconds(pid) for pid in workers]
+    total = None if not used or None in used else sum(u or 0.0 for u in used)
+    return {"worker": total, **{name: cpu_seconds(pid) for name, pid in engines.items()}}
 
 
-def cpu_since(before: dict[str, float], workers: list[int], engines: dict[str, int]) -> dict[str, float]:
-    """CPU seconds used since `before` (a `cpu_now`); read while the workers still run."""
+def cpu_since(before: dict[str, float | None], workers: list[int], engines: dict[str, int]) -> dict[str, float | None]:
+    """CPU seconds used since `before` (a `cpu_now`), read while the workers still run; None for a
+    process that is gone meanwhile (a worker restarted by its supervisor: its CPU is lost)."""
     now = cpu_now(workers, engines)
-    return {name: round(now[name] - before[name], 2) for name in now}
+    return {name: _difference(now[name], before.get(name)) for name in now}
+
+
+def _difference(now: float | None, before: float | None) -> float | None:
+    return None if now is None or before is None else round(now - before, 2)

@@ -40,7 +40,15 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from tiegraph.bench.cpu import cpu_now, cpu_since, engine_pids, graph_write_seconds, worker_metrics, worker_pids
+from tiegraph.bench.cpu import (
+    cpu_now,
+    cpu_since,
+    engine_pids,
+    graph_write_seconds,
+    port_free,
+    worker_metrics,
+    worker_pids,
+)
 from tiegraph.bench.freshness import WARMUP_S, measure_freshness
 from tiegraph.bench.queries import measure_query_latency
 from tiegraph.bench.scale import scale_corpus
@@ -106,26 +114,26 @@ async def _consume_limit(bootstrap: str, topic: str, expected: int) -> float:
     return expected / (time.perf_counter() - started)
 
 
-async def _latest_ties(bootstrap: str, topic: str) -> tuple[list[dict[str, Any]], int]:
-    """The final state of every tie and how many tie updates the pipeline emitted."""
+async def _latest_ties(bootstrap: str, topic: str) -> list[dict[str, Any]]:
+    """The final state of every tie the pipeline emitted."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
     await consumer.start()
     latest: dict[bytes, dict[str, Any]] = {}
-    emitted = 0
+    read = 0
     try:
         ends = await consumer.end_offsets(list(consumer.assignment()))
         total = sum(ends.values())
-        while emitted < total:
+        while read < total:
             for records in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
                 for record in records:
-                    emitted += 1
+                    read += 1
                     if record.value is None:  # a tombstone: the tie was erased
                         latest.pop(record.key, None)
                     else:
                         latest[record.key] = json.loads(record.value)
     finally:
         await consumer.stop()
-    return list(latest.values()), emitted
+    return list(latest.values())
 
 
 # Single-worker pipeline runs: on this 2-core machine, shared with Kafka and Neo4j, single runs
@@ -214,8 +222,10 @@ class PipelineRun:
     produce_s: float
     pipeline_s: float
     rss_mb: float
-    cpu_s: dict[str, float]  # over the run: "worker" (all of them), "kafka", "neo4j" (when local)
+    # over the run: "worker" (all of them), "kafka", "neo4j" (when local); None for a process gone
+    cpu_s: dict[str, float | None]
     graph_write_s: float | None  # the workers' time in tie writes to Neo4j (their /metrics)
+    tie_updates: int  # records on tie.updates.v1: one per changed tie per aggregate batch
 
 
 async def _run_pipeline(
@@ -225,6 +235,8 @@ async def _run_pipeline(
     run = uuid.uuid4().hex[:8]
     names, app_id = t.TopicNames(f"bench-{run}."), f"tiegraph-bench-{run}"
     await t.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions, settings.topic_replication)
+    ports = [_metrics_port(settings, i) for i in range(workers)]
+    metrics_ours = all(port and port_free(port) for port in ports)  # else another process answers
     processes = _spawn_workers(settings, workers, names.prefix, app_id, store)
     try:
         # The workers have joined once the group is stable; an empty topic lags 0 from then on.
@@ -237,14 +249,27 @@ async def _run_pipeline(
         pipeline_s = time.perf_counter() - started
         cpu = cpu_since(cpu_before, pids, engines)
         rss = max(_peak_rss_mb(p.pid) for p in processes)
-        writes = [graph_write_seconds(worker_metrics(_metrics_port(settings, i))) for i in range(workers)]
+        writes = [graph_write_seconds(worker_metrics(port)) for port in ports]
+        tie_updates = await _records_in(settings.kafka_bootstrap, names[t.TIE_UPDATES])
     except BaseException:
         _stop(processes)
         await _delete_run(settings, names, app_id)
         raise
     _stop(processes)
-    graph_write_s = None if None in writes else round(sum(w or 0.0 for w in writes), 2)
-    return PipelineRun(names, app_id, produce_s, pipeline_s, rss, cpu, graph_write_s)
+    # a restarted worker (its CPU is None) began its write figures anew
+    counted = [w for w in writes if w is not None] if metrics_ours and cpu["worker"] is not None else []
+    graph_write_s = round(sum(counted), 2) if counted and len(counted) == workers else None
+    return PipelineRun(names, app_id, produce_s, pipeline_s, rss, cpu, graph_write_s, tie_updates)
+
+
+async def _records_in(bootstrap: str, topic: str) -> int:
+    """How many records a topic holds (no deletions here: its end offsets)."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        return sum((await consumer.end_offsets(list(consumer.assignment()))).values())
+    finally:
+        await consumer.stop()
 
 
 def _tables_dir(settings: Settings, app_id: str) -> Path:
@@ -355,7 +380,6 @@ async def run_bench(
         runs: list[PipelineRun] = []
         write_limits: list[float] = []
         ties: list[dict[str, Any]] = []
-        emitted = 0
         for i, run_tenant in enumerate(run_tenants):
             await _create_tenant(settings, run_tenant)
             workers = 2 if i == len(run_tenants) - 1 else 1
@@ -363,8 +387,8 @@ async def run_bench(
             cleanups.append(functools.partial(_delete_run, settings, run.names, run.app_id))
             runs.append(run)
             if i < len(limit_tenants):
-                if not ties:  # every run emits the same ties (for its own tenant)
-                    ties, emitted = await _latest_ties(settings.kafka_bootstrap, run.names[t.TIE_UPDATES])
+                if not ties:  # every run ends with the same ties (for its own tenant)
+                    ties = await _latest_ties(settings.kafka_bootstrap, run.names[t.TIE_UPDATES])
                 limit = await _write_limit(settings, ties, limit_tenants[i], settings.graph_batch_size)
                 write_limits.append(limit)
         (warmup, *runs), (warmup_limit, *write_limits) = runs, write_limits
@@ -383,16 +407,17 @@ async def run_bench(
     throughput = len(corpus) / single.pipeline_s
     write_limit = statistics.median(write_limits)
 
-    def in_msgs(ties_per_s: float) -> float:
-        """The writer's ceiling in messages: tie writes per second over tie updates per message."""
-        return ties_per_s * len(corpus) / max(emitted, 1)
+    def in_msgs(ties_per_s: float, run: PipelineRun) -> float:
+        """The writer's ceiling in messages: tie writes per second over the run's tie updates per
+        message (one per changed tie per aggregate batch: how batches fell varies a little)."""
+        return ties_per_s * len(corpus) / max(run.tie_updates, 1)
 
-    write_limit_msgs = in_msgs(write_limit)
+    write_limit_msgs = in_msgs(write_limit, single)
     return {
         "messages": len(corpus),
         "people": people,
         "ties": len(ties),
-        "tie_updates": emitted,
+        "tie_updates": single.tie_updates,
         "produce_s": round(single.produce_s, 2),
         "pipeline_s": round(single.pipeline_s, 2),
         # How that run's time split: CPU seconds of the worker, Kafka and Neo4j (null where not
@@ -413,7 +438,7 @@ async def run_bench(
         "pipeline_vs_limit": round(throughput / min(consume_limit, write_limit_msgs), 3),
         # Each pipeline run against the limit run that followed it: how far the pairs agree.
         "pipeline_vs_limit_runs": [
-            round((len(corpus) / r.pipeline_s) / min(consume_limit, in_msgs(limit)), 3)
+            round((len(corpus) / r.pipeline_s) / min(consume_limit, in_msgs(limit, r)), 3)
             for r, limit in zip(singles, write_limits, strict=True)
         ],
         **scale,
@@ -427,7 +452,7 @@ async def run_bench(
     }
 
 
-def _time_split(result: dict[str, Any]) -> str:
+def describe_time_split(result: dict[str, Any]) -> str:
     def seconds(value: float | None) -> str:
         return "n/a" if value is None else f"{value} s"
 
@@ -447,7 +472,7 @@ def print_table(result: dict[str, Any]) -> None:
             f"{', '.join(f'{rate:,.0f}' for rate in result['throughput_runs_msgs_per_s'])}; "
             f"after a warm-up run at {result['warmup_run_msgs_per_s']:,.0f})",
         ),
-        ("time split (that run)", _time_split(result)),
+        ("time split (that run)", describe_time_split(result)),
         ("limit: raw Kafka consume", f"{result['kafka_consume_limit_msgs_per_s']} msgs/s"),
         (
             "limit: raw Neo4j batched writes",

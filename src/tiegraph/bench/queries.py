@@ -25,7 +25,7 @@ from tiegraph.synth.network import Population, generate_population, generate_tie
 HOME_DOMAIN = "tiegraph-demo.com"
 BATCH = 5000
 GRAPH_VERSION = 2  # in the tenant's name: a graph written by an older tiegraph is not reused (2: bound keys)
-# Unmeasured requests per endpoint first, other asks than the measured ones: Neo4j's JVM compiles
+# Unmeasured requests per endpoint first, drawn as the measured ones are: Neo4j's JVM compiles
 # a query's code paths over its first runs. With 10 the first 900 contacts requests after a Neo4j
 # restart had a p99 of 43-44 ms, the next 900 of 17-20 ms (2026-11-24 19:30); a live API is warm.
 WARMUP_REQUESTS = 100
