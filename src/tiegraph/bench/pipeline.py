@@ -263,7 +263,8 @@ async def _run_pipeline(
 
 
 async def _records_in(bootstrap: str, topic: str) -> int:
-    """How many records a topic holds (no deletions here: its end offsets)."""
+    """How many records were produced to a topic: the sum of its end offsets (compaction removes
+    records, never offsets)."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None)
     await consumer.start()
     try:
