@@ -16,10 +16,10 @@ from tiegraph.bench.cpu import (
     cpu_since,
     engine_pids,
     graph_write_seconds,
-    port_free,
     worker_metrics,
 )
 from tiegraph.bench.pipeline import describe_time_split
+from tiegraph.services.local import port_open
 from tiegraph.settings import Settings
 from tiegraph.streams import metrics
 
@@ -86,7 +86,7 @@ def test_a_workers_graph_write_time_is_read_from_its_metrics() -> None:
 
 def test_a_worker_without_metrics_has_no_figures() -> None:
     port = _free_port()
-    assert port_free(port)
+    assert not port_open("127.0.0.1", port)
     samples = worker_metrics(port)  # nothing listens there
     assert samples == {} and graph_write_seconds(samples) is None
     assert worker_metrics(0) == {}  # metrics switched off
@@ -96,4 +96,4 @@ def test_a_taken_port_is_not_free() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
-        assert not port_free(sock.getsockname()[1])
+        assert port_open("127.0.0.1", sock.getsockname()[1])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import urllib.request
 from pathlib import Path
 
@@ -68,13 +67,6 @@ def worker_metrics(port: int) -> dict[str, float]:
             with contextlib.suppress(ValueError):  # not a sample line: not ours to judge
                 samples[name] = float(value)
     return samples
-
-
-def port_free(port: int) -> bool:
-    """Whether nothing listens on the loopback `port` (a worker whose metrics port is taken runs on
-    without metrics, and another process would answer for it)."""
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
 def graph_write_seconds(samples: dict[str, float], kind: str = "ties") -> float | None:

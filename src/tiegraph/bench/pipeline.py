@@ -45,7 +45,6 @@ from tiegraph.bench.cpu import (
     cpu_since,
     engine_pids,
     graph_write_seconds,
-    port_free,
     worker_metrics,
     worker_pids,
 )
@@ -56,6 +55,7 @@ from tiegraph.deployment import connect_graph
 from tiegraph.errors import GraphUnavailable, StreamUnavailable
 from tiegraph.graph.neo4j import tie_row
 from tiegraph.ingest.headers import parse_message
+from tiegraph.services.local import port_open
 from tiegraph.settings import Settings
 from tiegraph.streams import topics as t
 from tiegraph.streams.lag import wait_for_stable_group, wait_for_zero_lag
@@ -236,7 +236,8 @@ async def _run_pipeline(
     names, app_id = t.TopicNames(f"bench-{run}."), f"tiegraph-bench-{run}"
     await t.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions, settings.topic_replication)
     ports = [_metrics_port(settings, i) for i in range(workers)]
-    metrics_ours = all(port and port_free(port) for port in ports)  # else another process answers
+    # A worker whose metrics port is taken runs on without metrics, and another process answers.
+    metrics_ours = all(port and not port_open("127.0.0.1", port) for port in ports)
     processes = _spawn_workers(settings, workers, names.prefix, app_id, store)
     try:
         # The workers have joined once the group is stable; an empty topic lags 0 from then on.
@@ -256,9 +257,9 @@ async def _run_pipeline(
         await _delete_run(settings, names, app_id)
         raise
     _stop(processes)
-    # a restarted worker (its CPU is None) began its write figures anew
-    counted = [w for w in writes if w is not None] if metrics_ours and cpu["worker"] is not None else []
-    graph_write_s = round(sum(counted), 2) if counted and len(counted) == workers else None
+    # A restarted worker (its CPU is None) began its write figures anew.
+    complete = metrics_ours and cpu["worker"] is not None and None not in writes
+    graph_write_s = round(sum(w or 0.0 for w in writes), 2) if complete else None
     return PipelineRun(names, app_id, produce_s, pipeline_s, rss, cpu, graph_write_s, tie_updates)
 
 

@@ -76,7 +76,8 @@ def _cluster_id() -> str:
             return cluster_id
 
 
-def _port_open(host: str, port: int) -> bool:
+def port_open(host: str, port: int) -> bool:
+    """Whether something accepts connections on `host`:`port`."""
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
@@ -179,7 +180,7 @@ class LocalServices:
         while time.monotonic() < deadline:
             if not _alive(pid):
                 raise ServiceError(f"{name} exited during start-up; read {self.log_file(name)}")
-            if _port_open("127.0.0.1", port):
+            if port_open("127.0.0.1", port):
                 return
             time.sleep(0.25)
         raise ServiceError(
@@ -190,7 +191,7 @@ class LocalServices:
         if self._pid("kafka"):
             return
         s = self.settings
-        if _port_open("127.0.0.1", s.kafka_port):
+        if port_open("127.0.0.1", s.kafka_port):
             raise ServiceError(f"port {s.kafka_port} is taken by another process; set TIEGRAPH_KAFKA_BOOTSTRAP")
         base = self.home / "kafka"
         data = base / "data"
@@ -239,7 +240,7 @@ class LocalServices:
             return
         s = self.settings
         host, _, port = s.neo4j_address.partition(":")
-        if _port_open("127.0.0.1", int(port)):
+        if port_open("127.0.0.1", int(port)):
             raise ServiceError(f"port {port} is taken by another process; set TIEGRAPH_NEO4J_URI")
         base = self.home / "neo4j"
         base.mkdir(parents=True, exist_ok=True)
