@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from tiegraph.core.model import DAY, TieModel
 from tiegraph.core.records import Interaction
 from tiegraph.core.ties import (
+    AppliedIds,
     Tie,
     apply_interaction,
     apply_interactions,
@@ -216,6 +217,28 @@ def test_a_state_from_before_ids_were_grouped_by_period_still_knows_them() -> No
     assert not apply_interaction(restored, contact("ann", "bob", T0, "m1"), MODEL, offset=3)
     assert apply_interaction(restored, contact("ann", "bob", T0 + 60, "m2"), MODEL, offset=4)
     assert restored.interactions == 2 and restored.count("to", "ab") == 2
+
+
+@given(
+    puts=st.lists(st.tuples(st.integers(0, 3), st.integers(-(2**63), 2**63 - 1), st.integers(-1, 10)), max_size=40),
+    copies=st.lists(st.integers(0, 39), max_size=10),
+    asks=st.sets(st.integers(0, 50), max_size=8),
+)
+def test_the_stored_form_kept_between_writes_is_the_one_regrouping_makes(
+    puts: list[tuple[int, int, int]], copies: list[int], asks: set[int]
+) -> None:
+    """Ids put between two states (new ones, and ones counted again at another offset) give the
+    stored form that regrouping all the ids gives; what was handed out is never changed after."""
+    applied, never_asked, handed_out = AppliedIds(), AppliedIds(), []
+    steps = puts + [(p, e, o + 1) for p, e, o in (puts[i] for i in copies if i < len(puts))]
+    for n, (period, effect, offset) in enumerate(steps):
+        if n in asks:
+            form = applied.stored_forms()
+            handed_out.append((form, {k: list(v) for k, v in form.items()}))
+        applied.put(period, effect, offset)
+        never_asked.put(period, effect, offset)
+    assert applied.stored_forms() == never_asked.stored_forms()
+    assert all(form == snapshot for form, snapshot in handed_out)
 
 
 @given(

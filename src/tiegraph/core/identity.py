@@ -116,7 +116,13 @@ class Affiliation:
 
 def affiliation_of(email: str, internal_domains: Iterable[str] = ()) -> Affiliation:
     """Organisation and internal flag of a normalised address for a tenant's domains."""
-    domain = email.rpartition("@")[2]
+    return _domain_affiliation(email.rpartition("@")[2], tuple(internal_domains))
+
+
+@lru_cache(maxsize=65536)
+def _domain_affiliation(domain: str, internal_domains: tuple[str, ...]) -> Affiliation:
+    """Cached: the graph writer asks for both people of every tie it writes, and most ties are
+    between the same few hundred domains."""
     org = registrable_domain(domain)
     internal = any(org == d or domain == d or domain.endswith("." + d) for d in internal_domains)
     if org in FREE_MAIL_DOMAINS or domain in FREE_MAIL_DOMAINS:

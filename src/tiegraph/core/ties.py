@@ -57,10 +57,14 @@ class AppliedIds:
     in each key: most ties hold a handful of ids, and a dict per period cost ~1 KB a tie); grouped
     per period once they are stored apart (each period is written as one record)."""
 
-    __slots__ = ("_flat", "_grouped", "_touched")
+    __slots__ = ("_flat", "_forms", "_grouped", "_touched")
 
     def __init__(self) -> None:
         self._flat: dict[int, int] = {}  # period << 64 | unsigned hash -> offset
+        # While flat, the stored form of every period once asked for, then kept current by `put`:
+        # a state is written with each update of its tie, and regrouping all its ids for each write
+        # was the largest part of making a state (py-spy, 2026-11-24).
+        self._forms: dict[int, list[int]] | None = None
         self._grouped: dict[int, dict[int, int]] | None = None  # period -> {hash: offset}
         self._touched: set[int] | None = None  # grouped periods changed since `take_touched`
 
@@ -72,7 +76,14 @@ class AppliedIds:
 
     def put(self, period: int, effect: int, offset: int) -> None:
         if self._grouped is None:
-            self._flat[period << _HASH_BITS | effect & _HASH_MASK] = offset
+            key = period << _HASH_BITS | effect & _HASH_MASK
+            forms = self._forms
+            if forms is not None:
+                if key in self._flat:
+                    self._forms = None  # an id counted again (rare): its pair in the form changes
+                else:
+                    forms.setdefault(period, []).extend((effect, offset))
+            self._flat[key] = offset
             return
         self._grouped.setdefault(period, {})[effect] = offset
         if self._touched is None:
@@ -91,13 +102,18 @@ class AppliedIds:
         return _flattened(self._by_period().get(period, {}))
 
     def stored_forms(self) -> dict[str, list[int]]:
-        """Every period's ids as stored, by period (a string: a JSON object's key), grouped once."""
-        return {str(period): _flattened(ids) for period, ids in sorted(self._by_period().items())}
+        """Every period's ids as stored, by period (a string: a JSON object's key); copies, as the
+        caller keeps them (a table holds the state it is given)."""
+        if self._grouped is not None:
+            return {str(period): _flattened(ids) for period, ids in sorted(self._grouped.items())}
+        if self._forms is None:
+            self._forms = {period: _flattened(ids) for period, ids in self._by_period().items()}
+        return {str(period): list(form) for period, form in sorted(self._forms.items())}
 
     def group(self) -> None:
         """Keep the ids per period from now on, every period marked as changed."""
         if self._grouped is None:
-            self._grouped, self._flat = self._by_period(), {}
+            self._grouped, self._flat, self._forms = self._by_period(), {}, None
         self._touched = set(self._grouped)
 
     def take_touched(self) -> list[int]:
@@ -195,8 +211,18 @@ class Tie:
 
     def awaiting(self, side: str) -> tuple[int, float]:
         """(conversations where `side` ("a" or "b") owes an answer, time of the latest of them)."""
-        owed = [turns[-1][1] for turns in self.conversations.values() if turns[-1][0] == (side == "b")]
-        return len(owed), max(owed, default=0.0)
+        return self._owed()[side == "b"]
+
+    def _owed(self) -> tuple[tuple[int, float], tuple[int, float]]:
+        """`awaiting` of a and of b, in one pass over the conversations (each tie update needs both)."""
+        owed_by_a, a_since, owed_by_b, b_since = 0, 0.0, 0, 0.0
+        for turns in self.conversations.values():
+            last_from_a, at = turns[-1]
+            if last_from_a:
+                owed_by_b, b_since = owed_by_b + 1, max(b_since, at)
+            else:
+                owed_by_a, a_since = owed_by_a + 1, max(a_since, at)
+        return (owed_by_a, a_since), (owed_by_b, b_since)
 
     def replies(self, direction: str) -> tuple[float, int]:
         """(total seconds, count) of answers in `direction` ("ab": a answering b's last message)."""
@@ -232,7 +258,7 @@ class Tie:
 
     def to_update(self) -> dict[str, Any]:
         """What the graph needs: absolute values, safe to write any number of times."""
-        (owed_by_a, a_since), (owed_by_b, b_since) = self.awaiting("a"), self.awaiting("b")
+        (owed_by_a, a_since), (owed_by_b, b_since) = self._owed()
         return {
             "tenant": self.tenant,
             "a": self.a,
