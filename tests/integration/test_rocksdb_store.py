@@ -28,6 +28,7 @@ from tiegraph.deployment import ensure_pipeline_topics, topic_names
 from tiegraph.graph.neo4j import GraphStore
 from tiegraph.soak.snapshot import snapshot_graph
 from tiegraph.streams.lag import read_lag, wait_for_stable_group, wait_for_zero_lag
+from tiegraph.streams.topics import delete_pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -103,3 +104,54 @@ async def test_a_rocksdb_worker_killed_and_restarted_from_its_tables_on_disk_mak
         _assert_same_graph(await snapshot_graph(graph, "rocks"), clean)
     finally:
         stop_process(supervisor, timeout=90)
+
+
+async def test_a_rocksdb_worker_whose_topics_were_wiped_rebuilds_its_tables_from_them(
+    stack: Stack, graph: GraphStore, tmp_path: Path
+) -> None:
+    """Kafka wiped (here: every topic of the pipeline deleted) under a worker whose tables stay on
+    disk: the files now hold state no topic has, such as every message seen. The restarted worker
+    must drop them rather than refuse to start (Faust's ConsistencyError, a restart loop), and a
+    new import must be counted again from nothing."""
+    org, whole, _ = _corpus(tmp_path, seed=23, messages=600)
+    clean = await _clean_run(stack, graph, org, whole, "wiped-clean")
+
+    port = shifted_port(16069)
+    overrides = {
+        "store": "rocksdb://",
+        "topic_prefix": "wiped.",
+        "app_id": f"{stack.settings.app_id}-wiped",
+        "worker_web_port": port,
+        "worker_metrics_port": shifted_port(19466),
+    }
+    settings = stack.settings.model_copy(update=overrides)
+    env = {**stack.env, **{f"TIEGRAPH_{name.upper()}": str(value) for name, value in overrides.items()}}
+    names = topic_names(settings)
+    tables = settings.home / "faust" / settings.app_id / f"worker-{port}" / "v1" / "tables"
+
+    async def import_and_catch_up() -> None:
+        await ensure_pipeline_topics(settings)
+        stack.create_tenant("wiped", org.home_domain)
+        supervisor = _spawn(env)
+        try:
+            await wait_for_stable_group(settings.kafka_bootstrap, settings.app_id)
+            stack.cli("import", str(whole), "--tenant", "wiped", env=env)
+            await wait_for_zero_lag(settings.kafka_bootstrap, settings.app_id, names.all(), timeout=240)
+            _assert_same_graph(await snapshot_graph(graph, "wiped"), clean)
+        finally:
+            stop_process(supervisor, timeout=90)
+
+    await import_and_catch_up()
+    seen_before = {path.name: _persisted_offset(path) for path in tables.glob("seen_messages-*.db")}
+    assert any(offset is not None for offset in seen_before.values())
+
+    await delete_pipeline(settings.kafka_bootstrap, names, settings.app_id)
+    await graph.delete_tenant_graph("wiped")  # so the graph can only come back through the pipeline
+    await import_and_catch_up()
+
+    # The files were rebuilt from the new changelogs: each records the end of its own.
+    changelog = f"{settings.app_id}-seen_messages-changelog"
+    ends = {row.partition: row.end for row in await read_lag(settings.kafka_bootstrap, "none", [changelog])}
+    assert {p: _persisted_offset(tables / f"seen_messages-{p}.db") for p, end in ends.items() if end} == {
+        p: end - 1 for p, end in ends.items() if end
+    }

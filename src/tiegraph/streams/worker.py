@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 
 from faust import Worker
@@ -27,6 +28,7 @@ from tiegraph.logs import setup_logging
 from tiegraph.settings import Settings
 from tiegraph.streams.app import create_app
 from tiegraph.streams.metrics import serve_metrics
+from tiegraph.streams.table_files import discard_stale_table_files
 from tiegraph.streams.tenants import TenantDirectory
 from tiegraph.streams.topics import ensure_changelog_topics
 
@@ -134,6 +136,9 @@ def run_faust_worker(settings: Settings, loglevel: str) -> None:
     serve_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
     # A fresh driver: the async driver belongs to the event loop that used it; Faust runs its own loop.
     app = create_app(settings, connect_graph(settings), tenants)
+    if settings.store.startswith("rocksdb"):
+        tabledir = Path(app.conf.tabledir)
+        asyncio.run(discard_stale_table_files(settings.kafka_bootstrap, tabledir, settings.app_id))
     setup_logging(loglevel.upper() if loglevel.upper() != "WARN" else "WARNING")
     tune_collector()
     # Our JSON/text setup (tiegraph/logs.py) instead of mode's own handlers.
