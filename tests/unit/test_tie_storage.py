@@ -5,6 +5,7 @@ small."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import Iterable
@@ -106,7 +107,7 @@ def run_aggregate(
             else:
                 keyed.append((key, interaction, committed + i))
         loaded = cache.for_batch(sources(key for key, _, _ in keyed if key not in erased), generation)
-        erased_applied = cache.erase(erased)
+        erased_applied = asyncio.run(cache.erase(erased))
         changed = apply_interactions(loaded, keyed, lambda tenant: MODEL)
         writes: list[tuple[JsonTable, str, Any]] = [(tables.states, key, None) for key in erased - set(changed)]
         writes += [(tables.applied, stored, None) for stored in erased_applied]

@@ -314,7 +314,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                     keyed.append((key, interaction, event.message.offset))
             sources = {key: event_of[key] for key, _, _ in keyed if key not in erased}
             loaded = ties.for_batch(sources, app.consumer_generation_id)
-            erased_applied = ties.erase(erased.keys())  # interactions after the erase start a new tie
+            erased_applied = await ties.erase(erased.keys())  # interactions after the erase start a new tie
             changed = apply_interactions(loaded, keyed, tenants.model)
             updates = {key: loaded[key].to_update() for key in changed}
             try:

@@ -10,13 +10,15 @@ import asyncio
 import functools
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from faust.stores.memory import Store as MemoryStore
 from faust.types import EventT, TableT
 
 from tiegraph.core.ties import Tie
 from tiegraph.streams.delivery import read
+
+T = TypeVar("T")
 
 
 class DistinctCounts:
@@ -70,19 +72,30 @@ SCAN_CHUNK = 10_000
 async def scan_items(table: TableT[str, Any]) -> AsyncIterator[tuple[str, Any]]:
     """The table's items, letting the event loop run every SCAN_CHUNK of them (a whole-table scan
     with the RocksDB store reads and decodes every key from disk)."""
-    for scanned, item in enumerate(_scannable_items(table), start=1):
+    async for item in _yielding(_scannable(table, table.items)):
+        yield item
+
+
+async def scan_keys(table: TableT[str, Any]) -> AsyncIterator[str]:
+    """The table's keys, as `scan_items` (RocksDB: without reading and decoding the values)."""
+    async for key in _yielding(_scannable(table, table.keys)):
+        yield key
+
+
+async def _yielding(items: Iterable[T]) -> AsyncIterator[T]:
+    for scanned, item in enumerate(items, start=1):
         yield item
         if scanned % SCAN_CHUNK == 0:
             await asyncio.sleep(0)
 
 
-def _scannable_items(table: TableT[str, Any]) -> Iterable[tuple[str, Any]]:
-    """The table's items, safe to iterate across awaits: the memory store's are a dict that the
-    standby replicas' restorer writes to meanwhile, so copied first (in one pass without awaits);
-    the RocksDB store's iterators read a snapshot."""
+def _scannable(table: TableT[str, Any], view: Callable[[], Iterable[T]]) -> Iterable[T]:
+    """`view()` of the table, safe to iterate across awaits: the memory store's is over a dict that
+    the standby replicas' restorer writes to meanwhile, so copied first (in one pass without
+    awaits); the RocksDB store's iterators read a snapshot."""
     if isinstance(getattr(table, "data", None), MemoryStore):
-        return list(table.items())
-    return table.items()
+        return list(view())
+    return view()
 
 
 class BatchCounts:
@@ -163,16 +176,24 @@ class TieCache:
     def _stored_ids(self, key: str, source: EventT[Any], period: int) -> list[int] | None:
         return cast(list[int] | None, read(self._applied, applied_key(key, period), source))
 
-    def erase(self, keys: Collection[str]) -> dict[str, str]:
+    async def erase(self, keys: Collection[str]) -> dict[str, str]:
         """Forget the ties of `keys` (erased pairs); their keys in `tie_applied` to delete, each
         with its pair key: every period stored for the pair, not only those its state lists (a
-        crash can land a period whose state did not). One scan of that table per batch that
-        erases: erasure is rare, and `tie_applied` holds only the busiest ties."""
+        crash can land a period whose state did not). One scan of that table's keys per batch that
+        erases (erasure is rare, and `tie_applied` holds only the busiest ties), letting the event
+        loop run meanwhile: at millions of ties it is not small."""
         for key in keys:
             self._ties.pop(key, None)
-        if not keys:
-            return {}
-        return {stored: pair for stored in self._applied if (pair := applied_pair(stored)) in keys}
+        while keys:
+            try:
+                return {
+                    stored: pair async for stored in scan_keys(self._applied) if (pair := applied_pair(stored)) in keys
+                }
+            except RuntimeError as exc:  # RocksDB: a partition's database opened meanwhile (a rebalance)
+                if "during iteration" not in str(exc):
+                    raise
+                await asyncio.sleep(0)
+        return {}
 
     def forget(self) -> None:
         """Drop every cached tie (they are read from the table again when next needed)."""
