@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from rocksdict import AccessType, Options, Rdict
 
 from tests.integration.test_crashes import (
     _assert_same_graph,
@@ -26,8 +25,10 @@ from tests.stack import Stack, stop_process
 from tests.stack import test_port as shifted_port
 from tiegraph.deployment import ensure_pipeline_topics, topic_names
 from tiegraph.graph.neo4j import GraphStore
+from tiegraph.settings import Settings
 from tiegraph.soak.snapshot import snapshot_graph
 from tiegraph.streams.lag import read_lag, wait_for_stable_group, wait_for_zero_lag
+from tiegraph.streams.table_files import persisted_offset
 from tiegraph.streams.topics import delete_pipeline
 
 pytestmark = pytest.mark.integration
@@ -38,14 +39,31 @@ def _spawn(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _persisted_offset(path: Path) -> int | None:
-    """The changelog offset a table file says it holds everything up to (Faust's key for it)."""
-    db = Rdict(str(path), options=Options(raw_mode=True), access_type=AccessType.read_only())
-    try:
-        stored = db.get(b"__faust\0offset__")
-        return None if stored is None else int(stored)
-    finally:
-        db.close()
+def _rocksdb_worker(stack: Stack, name: str, port_offset: int) -> tuple[Settings, dict[str, str], Path]:
+    """Settings and environment of a RocksDB worker with topics, group and ports of its own, and
+    the directory of its table files."""
+    port = shifted_port(16068 + port_offset)
+    overrides = {
+        "store": "rocksdb://",
+        "topic_prefix": f"{name}.",
+        "app_id": f"{stack.settings.app_id}-{name}",
+        "worker_web_port": port,
+        "worker_metrics_port": shifted_port(19465 + port_offset),
+    }
+    settings = stack.settings.model_copy(update=overrides)
+    env = {**stack.env, **{f"TIEGRAPH_{key.upper()}": str(value) for key, value in overrides.items()}}
+    return settings, env, settings.home / "faust" / settings.app_id / f"worker-{port}" / "v1" / "tables"
+
+
+async def _assert_files_hold_their_changelogs(settings: Settings, tables: Path) -> None:
+    """Each table file records the end of its changelog partition (so the next start replays nothing)."""
+    for name in ("seen_messages", "tie_states"):
+        changelog = f"{settings.app_id}-{name}-changelog"
+        ends = {row.partition: row.end for row in await read_lag(settings.kafka_bootstrap, "none", [changelog])}
+        assert any(ends.values()), name
+        assert {p: persisted_offset(tables / f"{name}-{p}.db") for p, end in ends.items() if end} == {
+            p: end - 1 for p, end in ends.items() if end
+        }, name
 
 
 async def test_a_rocksdb_worker_killed_and_restarted_from_its_tables_on_disk_makes_the_clean_graph(
@@ -54,16 +72,7 @@ async def test_a_rocksdb_worker_killed_and_restarted_from_its_tables_on_disk_mak
     org, whole, parts = _corpus(tmp_path, seed=17, messages=3000)
     clean = await _clean_run(stack, graph, org, whole, "rocks-clean")
 
-    port = shifted_port(16068)
-    overrides = {
-        "store": "rocksdb://",
-        "topic_prefix": "rocks.",
-        "app_id": f"{stack.settings.app_id}-rocks",
-        "worker_web_port": port,
-        "worker_metrics_port": shifted_port(19465),
-    }
-    settings = stack.settings.model_copy(update=overrides)
-    env = {**stack.env, **{f"TIEGRAPH_{name.upper()}": str(value) for name, value in overrides.items()}}
+    settings, env, tables = _rocksdb_worker(stack, "rocks", 0)
     await ensure_pipeline_topics(settings)
     stack.create_tenant("rocks", org.home_domain)
 
@@ -83,16 +92,8 @@ async def test_a_rocksdb_worker_killed_and_restarted_from_its_tables_on_disk_mak
     finally:
         stop_process(supervisor, timeout=90)
 
-    tables = settings.home / "faust" / settings.app_id / f"worker-{port}" / "v1" / "tables"
     assert list(tables.glob("tie_states-*.db")) and list(tables.glob("seen_messages-*.db"))
-    # Each table file knows it holds its whole changelog, so the next start replays nothing.
-    for name in ("seen_messages", "tie_states"):
-        changelog = f"{settings.app_id}-{name}-changelog"
-        ends = {row.partition: row.end for row in await read_lag(settings.kafka_bootstrap, "none", [changelog])}
-        assert any(ends.values()), name
-        assert {p: _persisted_offset(tables / f"{name}-{p}.db") for p, end in ends.items() if end} == {
-            p: end - 1 for p, end in ends.items() if end
-        }, name
+    await _assert_files_hold_their_changelogs(settings, tables)
 
     # A new worker process opens those tables (and replays the changelogs into them); a replayed
     # import must find every message already seen.
@@ -116,18 +117,8 @@ async def test_a_rocksdb_worker_whose_topics_were_wiped_rebuilds_its_tables_from
     org, whole, _ = _corpus(tmp_path, seed=23, messages=600)
     clean = await _clean_run(stack, graph, org, whole, "wiped-clean")
 
-    port = shifted_port(16069)
-    overrides = {
-        "store": "rocksdb://",
-        "topic_prefix": "wiped.",
-        "app_id": f"{stack.settings.app_id}-wiped",
-        "worker_web_port": port,
-        "worker_metrics_port": shifted_port(19466),
-    }
-    settings = stack.settings.model_copy(update=overrides)
-    env = {**stack.env, **{f"TIEGRAPH_{name.upper()}": str(value) for name, value in overrides.items()}}
+    settings, env, tables = _rocksdb_worker(stack, "wiped", 1)
     names = topic_names(settings)
-    tables = settings.home / "faust" / settings.app_id / f"worker-{port}" / "v1" / "tables"
 
     async def import_and_catch_up() -> None:
         await ensure_pipeline_topics(settings)
@@ -142,16 +133,10 @@ async def test_a_rocksdb_worker_whose_topics_were_wiped_rebuilds_its_tables_from
             stop_process(supervisor, timeout=90)
 
     await import_and_catch_up()
-    seen_before = {path.name: _persisted_offset(path) for path in tables.glob("seen_messages-*.db")}
-    assert any(offset is not None for offset in seen_before.values())
+    assert any(persisted_offset(path) is not None for path in tables.glob("seen_messages-*.db"))
 
     await delete_pipeline(settings.kafka_bootstrap, names, settings.app_id)
     await graph.delete_tenant_graph("wiped")  # so the graph can only come back through the pipeline
     await import_and_catch_up()
 
-    # The files were rebuilt from the new changelogs: each records the end of its own.
-    changelog = f"{settings.app_id}-seen_messages-changelog"
-    ends = {row.partition: row.end for row in await read_lag(settings.kafka_bootstrap, "none", [changelog])}
-    assert {p: _persisted_offset(tables / f"seen_messages-{p}.db") for p, end in ends.items() if end} == {
-        p: end - 1 for p, end in ends.items() if end
-    }
+    await _assert_files_hold_their_changelogs(settings, tables)  # rebuilt from the new changelogs
