@@ -136,10 +136,10 @@ def run_faust_worker(settings: Settings, loglevel: str) -> None:
     serve_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
     # A fresh driver: the async driver belongs to the event loop that used it; Faust runs its own loop.
     app = create_app(settings, connect_graph(settings), tenants)
-    if settings.store.startswith("rocksdb"):
+    setup_logging(loglevel.upper() if loglevel.upper() != "WARN" else "WARNING")
+    if settings.store.startswith("rocksdb"):  # before Faust opens the files (streams/table_files.py)
         tabledir = Path(app.conf.tabledir)
         asyncio.run(discard_stale_table_files(settings.kafka_bootstrap, tabledir, settings.app_id))
-    setup_logging(loglevel.upper() if loglevel.upper() != "WARN" else "WARNING")
     tune_collector()
     # Our JSON/text setup (tiegraph/logs.py) instead of mode's own handlers.
     Worker(app, loglevel=loglevel, quiet=True, override_logging=False).execute_from_commandline()
