@@ -428,6 +428,10 @@ async def run_bench(
         "pipeline_kafka_cpu_s": single.cpu_s.get("kafka"),
         "pipeline_neo4j_cpu_s": single.cpu_s.get("neo4j"),
         "pipeline_graph_write_s": single.graph_write_s,
+        # The worker is one Python thread: its CPU per message bounds one worker's throughput.
+        "pipeline_worker_cpu_us_per_msg": (
+            None if single.cpu_s["worker"] is None else round(single.cpu_s["worker"] / len(corpus) * 1e6, 1)
+        ),
         "throughput_msgs_per_s": round(throughput, 1),
         "throughput_runs_msgs_per_s": [round(len(corpus) / r.pipeline_s, 1) for r in singles],
         "throughput_2_workers_msgs_per_s": round(len(corpus) / double.pipeline_s, 1),
@@ -458,10 +462,16 @@ def describe_time_split(result: dict[str, Any]) -> str:
     def seconds(value: float | None) -> str:
         return "n/a" if value is None else f"{value} s"
 
+    per_message = result.get("pipeline_worker_cpu_us_per_msg")
+    bound = (
+        f"; {per_message:,.0f} µs of worker CPU per message: at most {1e6 / per_message:,.0f} msgs/s on its one core"
+        if per_message
+        else ""
+    )
     return (
         f"{result['pipeline_s']} s: CPU of the worker {seconds(result['pipeline_worker_cpu_s'])}, "
         f"Neo4j {seconds(result['pipeline_neo4j_cpu_s'])}, Kafka {seconds(result['pipeline_kafka_cpu_s'])}; "
-        f"the worker waited {seconds(result['pipeline_graph_write_s'])} for its tie writes"
+        f"the worker waited {seconds(result['pipeline_graph_write_s'])} for its tie writes{bound}"
     )
 
 
