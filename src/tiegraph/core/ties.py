@@ -30,6 +30,10 @@ _TURN_KINDS = ("to", "reply")  # a Cc does not ask for an answer
 MAX_CONVERSATIONS = 32  # per tie, the most recent; enough to know whose turn it is
 MAX_TURNS = 16  # per conversation, the most recent messages (time order, so late arrivals fit in)
 PERIOD = 32 * DAY  # applied ids are grouped by the period of the interaction's time
+# A tie keeps the stored form of its ids between writes from this many ids (AppliedIds._forms):
+# ~400 bytes a tie for a dict and its lists, which the 50,000 cached ties of a worker at 1M ties,
+# most holding one or two ids, would pay for a saving of ~1 µs each.
+FORMS_KEPT_FROM = 16
 # Ids of states written before the grouping (their times unknown) go to one of these periods by
 # their hash, where a check also looks: split, so that a long tie's old ids make no huge record.
 LEGACY_BUCKETS = 64
@@ -61,9 +65,10 @@ class AppliedIds:
 
     def __init__(self) -> None:
         self._flat: dict[int, int] = {}  # period << 64 | unsigned hash -> offset
-        # While flat, the stored form of every period once asked for, then kept current by `put`:
-        # a state is written with each update of its tie, and regrouping all its ids for each write
-        # was the largest part of making a state (py-spy, 2026-11-24).
+        # While flat, the stored form of every period once asked for (from FORMS_KEPT_FROM ids),
+        # then kept current by `put`: a state is written with each update of its tie, and
+        # regrouping all its ids for each write was the largest part of making a state (py-spy,
+        # 2026-11-24). Not for fewer ids: regrouping a few is cheap, and most ties hold a few.
         self._forms: dict[int, list[int]] | None = None
         self._grouped: dict[int, dict[int, int]] | None = None  # period -> {hash: offset}
         self._touched: set[int] | None = None  # grouped periods changed since `take_touched`
@@ -106,9 +111,13 @@ class AppliedIds:
         caller keeps them (a table holds the state it is given)."""
         if self._grouped is not None:
             return {str(period): _flattened(ids) for period, ids in sorted(self._grouped.items())}
-        if self._forms is None:
-            self._forms = {period: _flattened(ids) for period, ids in self._by_period().items()}
-        return {str(period): list(form) for period, form in sorted(self._forms.items())}
+        if self._forms is not None:
+            return {str(period): list(form) for period, form in sorted(self._forms.items())}
+        forms = {period: _flattened(ids) for period, ids in sorted(self._by_period().items())}
+        if len(self._flat) >= FORMS_KEPT_FROM:
+            self._forms = forms
+            return {str(period): list(form) for period, form in forms.items()}
+        return {str(period): form for period, form in forms.items()}
 
     def group(self) -> None:
         """Keep the ids per period from now on, every period marked as changed."""
