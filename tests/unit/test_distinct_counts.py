@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
+import pytest
 from faust.types import TableT
 
-from tiegraph.streams.state import SCAN_CHUNK, DistinctCounts
+from tiegraph.streams.state import SCAN_CHUNK, DistinctCounts, rescanned
 
 
 def _counts(table: dict[str, Any]) -> DistinctCounts:
@@ -69,3 +70,29 @@ async def test_priming_lets_the_event_loop_run_during_a_long_scan() -> None:
     table["t|x"] = {"partition": 0}
     await counts.prime("gen-1")  # counted in this generation: no second scan
     assert counts.current("t", 0, "gen-1", new_key=False) == 3 * SCAN_CHUNK // 2
+
+
+class ReopenedOnce(dict[str, Any]):
+    """A table whose first scan fails as a RocksDB iteration does when a rebalance opens a
+    partition's database meanwhile."""
+
+    scans = 0
+
+    def items(self) -> Any:
+        self.scans += 1
+        if self.scans == 1:
+            raise RuntimeError("dictionary changed size during iteration")
+        return super().items()
+
+
+async def test_a_scan_cut_by_a_rebalance_is_made_again_and_other_errors_are_not_swallowed() -> None:
+    table = ReopenedOnce({"t|a": {"partition": 0}, "t|b": {"partition": 1}})
+    counts = _counts(table)
+    await counts.prime("gen-1")
+    assert table.scans == 2 and counts.current("t", 0, "gen-1", new_key=False) == 1
+
+    async def broken() -> None:
+        raise RuntimeError("something else")
+
+    with pytest.raises(RuntimeError, match="something else"):
+        await rescanned(broken)

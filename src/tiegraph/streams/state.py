@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from typing import Any, TypeVar, cast
 
 from faust.stores.memory import Store as MemoryStore
@@ -50,23 +50,34 @@ class DistinctCounts:
         the next rebalance.
 
         One scan for all slots, not one per slot (that was one per tenant and partition)."""
-        while generation != self._generation:
+
+        async def count() -> Counter[tuple[str, int]]:
             counts: Counter[tuple[str, int]] = Counter()
-            try:
-                async for key, value in scan_items(self._table):
-                    counts[self._slot(key, value)] += 1
-            except RuntimeError as exc:  # RocksDB: a partition's database opened meanwhile (a rebalance)
-                if "during iteration" not in str(exc):
-                    raise
-                await asyncio.sleep(0)
-                continue
-            self._counts, self._generation = counts, generation
+            async for key, value in scan_items(self._table):
+                counts[self._slot(key, value)] += 1
+            return counts
+
+        if generation != self._generation:
+            self._counts, self._generation = await rescanned(count), generation
 
     def _slot(self, key: str, value: Any) -> tuple[str, int]:
         return key.partition("|")[0], self._partition_of(value)
 
 
 SCAN_CHUNK = 10_000
+R = TypeVar("R")
+
+
+async def rescanned(scan: Callable[[], Awaitable[R]]) -> R:
+    """What `scan()` (a whole-table scan) returns, scanning again from the start if a rebalance
+    opened one of the table's RocksDB databases meanwhile (its iteration then raises)."""
+    while True:
+        try:
+            return await scan()
+        except RuntimeError as exc:
+            if "during iteration" not in str(exc):
+                raise
+            await asyncio.sleep(0)
 
 
 async def scan_items(table: TableT[str, Any]) -> AsyncIterator[tuple[str, Any]]:
@@ -184,16 +195,13 @@ class TieCache:
         loop run meanwhile: at millions of ties it is not small."""
         for key in keys:
             self._ties.pop(key, None)
-        while keys:
-            try:
-                return {
-                    stored: pair async for stored in scan_keys(self._applied) if (pair := applied_pair(stored)) in keys
-                }
-            except RuntimeError as exc:  # RocksDB: a partition's database opened meanwhile (a rebalance)
-                if "during iteration" not in str(exc):
-                    raise
-                await asyncio.sleep(0)
-        return {}
+        if not keys:
+            return {}
+
+        async def stored_periods() -> dict[str, str]:
+            return {stored: pair async for stored in scan_keys(self._applied) if (pair := applied_pair(stored)) in keys}
+
+        return await rescanned(stored_periods)
 
     def forget(self) -> None:
         """Drop every cached tie (they are read from the table again when next needed)."""
