@@ -1,6 +1,7 @@
-"""Profile one `tiegraph worker` on the bench corpus: wall time, the CPU time of the worker, Kafka
-and Neo4j over each run, the worker's own graph-write figures, optionally each stage's lag every
-second and a py-spy recording of the last run (`.venv/bin/pip install py-spy` first).
+"""Profile one `tiegraph worker` on the bench corpus: wall time, the CPU time of the worker's stream
+stages and graph writer, Kafka and Neo4j over each run, the writer's own graph-write figures,
+optionally each stage's lag every second and a py-spy recording of the stages' process in the
+last run (`.venv/bin/pip install py-spy` first).
 
     .venv/bin/python bench/profile_worker.py [--messages 50000] [--runs 3] [--timeline] [--py-spy out.txt]
     .venv/bin/python bench/profile_worker.py --scale-ties 200000 --runs 1  # the bench's memory-at-scale mail
@@ -43,7 +44,7 @@ async def _print_lag_timeline(settings: Settings, app_id: str, names: t.TopicNam
 
 def _print_graph_writes(settings: Settings) -> None:
     """The worker's own account of its Neo4j writes (Prometheus /metrics): batches, rows, time."""
-    samples = worker_metrics(p._metrics_port(settings, 0))
+    samples = worker_metrics(p._metrics_port(settings, 0) + 1)  # the graph writer's
     for kind in ("ties", "counters"):
         wanted = (
             f'tiegraph_graph_write_seconds_sum{{kind="{kind}"}}',
@@ -55,13 +56,14 @@ def _print_graph_writes(settings: Settings) -> None:
             print(f"  graph writes of {kind}: {batches:.0f} batches, {rows:.0f} rows, {seconds:.2f} s waiting")
 
 
-def _worker_pid(supervisor: int) -> int:
+def _worker_pid(supervisor: int, role: str) -> int:
+    """The worker's process of `role` ("streams": the stages, "graph": the graph writer)."""
     for _ in range(100):
-        children = worker_pids(supervisor)
+        children = worker_pids(supervisor, role)
         if children:
             return children[0]
         time.sleep(0.1)
-    raise RuntimeError("the supervisor started no worker")
+    raise RuntimeError(f"the supervisor started no {role} process")
 
 
 async def _one_run(
@@ -74,9 +76,9 @@ async def _one_run(
     spy = None
     try:
         await wait_for_stable_group(settings.kafka_bootstrap, app_id)
-        worker = _worker_pid(supervisor.pid)
+        worker, writer = _worker_pid(supervisor.pid, "streams"), _worker_pid(supervisor.pid, "graph")
         engines = engine_pids(settings)
-        cpu_before = cpu_now([worker], engines)
+        cpu_before, writer_before = cpu_now([worker], engines), cpu_now([writer], {})
         if py_spy:
             # installed into the venv, which need not be on PATH
             installed = Path(sys.executable).with_name("py-spy")
@@ -100,7 +102,11 @@ async def _one_run(
         wall = time.perf_counter() - started
         if watching is not None:
             watching.cancel()
-        cpu = ", ".join(f"{name} {used} s" for name, used in cpu_since(cpu_before, [worker], engines).items())
+        used = {
+            **cpu_since(cpu_before, [worker], engines),
+            "graph writer": cpu_since(writer_before, [writer], {})["worker"],
+        }
+        cpu = ", ".join(f"{name} {seconds} s" for name, seconds in used.items())
         _print_graph_writes(settings)
         rate = len(corpus) / wall
         print(f"{len(corpus)} msgs in {wall:.2f} s = {rate:,.0f} msgs/s; CPU: {cpu}")

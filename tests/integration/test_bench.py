@@ -82,9 +82,15 @@ def test_bench_smoke_run_reports_every_figure(stack: Stack) -> None:
     # (Kafka's and Neo4j's are there because the test stack runs them on this machine)
     for name in ("pipeline_worker_cpu_s", "pipeline_kafka_cpu_s", "pipeline_neo4j_cpu_s", "pipeline_graph_write_s"):
         assert figures[name] > 0, name
-    assert figures["pipeline_worker_cpu_us_per_msg"] == round(
-        figures["pipeline_worker_cpu_s"] / figures["messages"] * 1e6, 1
+    # the worker's two processes apart: the stream stages and the graph writer
+    assert figures["pipeline_stages_cpu_s"] > 0 and figures["pipeline_writer_cpu_s"] > 0
+    assert figures["pipeline_stages_cpu_s"] + figures["pipeline_writer_cpu_s"] == pytest.approx(
+        figures["pipeline_worker_cpu_s"], abs=0.02
     )
+    for processes in ("worker", "stages"):
+        assert figures[f"pipeline_{processes}_cpu_us_per_msg"] == round(
+            figures[f"pipeline_{processes}_cpu_s"] / figures["messages"] * 1e6, 1
+        )
     assert "time split (that run)" in result.stdout
     assert len(figures["pipeline_vs_limit_runs"]) == 3 and min(figures["pipeline_vs_limit_runs"]) > 0  # pairs
     runs = figures["neo4j_write_limit_runs_ties_per_s"]  # the Neo4j limit: the median of three writes

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaProducer
 
 from tests.stack import Stack
 from tests.stack import test_port as shifted_port
+from tiegraph.bench.cpu import worker_pids
 from tiegraph.deployment import topic_names
 from tiegraph.graph.neo4j import GraphStore
 from tiegraph.ingest.headers import parse_message
@@ -56,17 +57,22 @@ def _assert_same_graph(run: GraphSnapshot, clean: GraphSnapshot) -> None:
     assert graph_differences(run, clean) == {}
 
 
-def _worker_children(supervisor: int) -> list[int]:
-    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
-    return [int(pid) for pid in children]
+def _kill_workers(supervisor: int, role: str | None = None) -> list[int]:
+    """SIGKILL the supervisor's worker processes (both, or `role`'s): no graceful shutdown, no
+    final commit. Their pids."""
+    killed = worker_pids(supervisor, role)
+    assert len(killed) == (2 if role is None else 1)
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    return killed
 
 
-async def _replaced_worker(supervisor: int, old: int) -> int:
-    """The supervisor's next worker process once it has restarted the killed one."""
+async def _replaced_workers(supervisor: int, killed: list[int], role: str | None = None) -> None:
+    """Wait until the supervisor has restarted every killed worker process."""
     while True:
-        children = _worker_children(supervisor)
-        if children and children != [old]:
-            return children[0]
+        running = worker_pids(supervisor, role)
+        if len(running) == len(killed) and not set(running) & set(killed):
+            return
         await asyncio.sleep(0.2)
 
 
@@ -85,9 +91,7 @@ async def test_sigkills_mid_stream_leave_the_same_graph_as_a_clean_run(
     supervisor = _stack_supervisor(stack)
     for part in parts:  # each kill lands while the worker is busy with the part just imported
         stack.cli("import", str(part), "--tenant", "killed")
-        [worker] = _worker_children(supervisor)
-        os.kill(worker, signal.SIGKILL)  # no graceful shutdown, no final commit
-        await _replaced_worker(supervisor, worker)
+        await _replaced_workers(supervisor, _kill_workers(supervisor))  # the stages and the graph writer
     stack.cli("import", str(parts[0]), "--tenant", "killed")  # and a replay of what was already counted
     await stack.wait_caught_up(timeout=240)
 
@@ -113,10 +117,9 @@ async def test_a_second_worker_joining_and_leaving_mid_stream_loses_and_doubles_
     try:
         stack.cli("import", str(parts[1]), "--tenant", "joined")
         await wait_for_stable_group(stack.settings.kafka_bootstrap, stack.settings.app_id)
-        [second_child] = _worker_children(second.pid)
-        os.kill(second_child, signal.SIGKILL)  # leaves without a goodbye
+        killed = _kill_workers(second.pid)  # leaves without a goodbye
         stack.cli("import", str(parts[2]), "--tenant", "joined")
-        await _replaced_worker(second.pid, second_child)
+        await _replaced_workers(second.pid, killed)
         second.send_signal(signal.SIGTERM)  # and then leaves gracefully
         second.wait(timeout=90)
     finally:

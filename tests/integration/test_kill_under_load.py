@@ -16,11 +16,11 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import pytest
 
 from tests.stack import Stack
+from tiegraph.bench.cpu import worker_pids
 from tiegraph.deployment import topic_names
 from tiegraph.graph.neo4j import GraphStore
 from tiegraph.ingest.headers import parse_message
@@ -68,10 +68,12 @@ async def _worker_with_session_timeout(stack: Stack, seconds: int) -> AsyncItera
         await restart(standard)
 
 
-def _worker_child(stack: Stack) -> int:
+def _worker_processes(stack: Stack) -> list[int]:
+    """The stream stages' and the graph writer's processes under the stack's worker supervisor."""
     supervisor = int((stack.settings.home / "run" / "worker.pid").read_text())
-    [child] = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
-    return int(child)
+    processes = worker_pids(supervisor)
+    assert len(processes) == 2
+    return processes
 
 
 async def test_a_worker_killed_while_mail_keeps_arriving_loses_nothing(stack: Stack, graph: GraphStore) -> None:
@@ -86,7 +88,8 @@ async def test_a_worker_killed_while_mail_keeps_arriving_loses_nothing(stack: St
     async with _worker_with_session_timeout(stack, 30):
         load = asyncio.create_task(_produce(stack, "steady-killed", mails, per_second=80))  # 15 s of mail
         await asyncio.sleep(3)
-        os.kill(_worker_child(stack), signal.SIGKILL)  # the supervisor starts a new one at once
+        for process in _worker_processes(stack):  # as if its machine died; the supervisor restarts them
+            os.kill(process, signal.SIGKILL)
         await load
         await stack.wait_caught_up(timeout=240)
 

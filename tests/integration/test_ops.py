@@ -60,13 +60,16 @@ async def watch_worker_metrics(stack: Stack, highest: dict[str, float]) -> None:
     Counters are per worker process and the supervisor may restart the Faust worker (the stall
     watchdog, README "Known issue"), so a single scrape after the drain can meet a fresh process
     that counted nothing; what a scraper saw during the drain is what Prometheus would have kept."""
-    url = f"http://127.0.0.1:{stack.settings.worker_metrics_port}/metrics"
+    port = stack.settings.worker_metrics_port
+    urls = [f"http://127.0.0.1:{p}/metrics" for p in (port, port + 1)]  # the stages', the graph writer's
     async with httpx.AsyncClient(timeout=5) as client:
         while True:
-            try:
-                text = (await client.get(url)).text
-            except httpx.HTTPError:
-                text = ""  # the worker is still starting (or restarting)
+            text = ""
+            for url in urls:
+                try:
+                    text += (await client.get(url)).text
+                except httpx.HTTPError:
+                    pass  # the process is still starting (or restarting)
             for name, labels in WATCHED_WORKER_SAMPLES:
                 value = prometheus_value(text, name, labels)
                 if value is not None:

@@ -6,8 +6,6 @@ own worker, memory store)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +16,8 @@ from tests.integration.test_crashes import (
     _assert_same_graph,
     _clean_run,
     _corpus,
-    _replaced_worker,
-    _worker_children,
+    _kill_workers,
+    _replaced_workers,
 )
 from tests.stack import Stack, stop_process
 from tests.stack import test_port as shifted_port
@@ -48,7 +46,7 @@ def _rocksdb_worker(stack: Stack, name: str, port_offset: int) -> tuple[Settings
         "topic_prefix": f"{name}.",
         "app_id": f"{stack.settings.app_id}-{name}",
         "worker_web_port": port,
-        "worker_metrics_port": shifted_port(19465 + port_offset),
+        "worker_metrics_port": shifted_port(19470 + 2 * port_offset),  # and the graph writer's the next
     }
     settings = stack.settings.model_copy(update=overrides)
     env = {**stack.env, **{f"TIEGRAPH_{key.upper()}": str(value) for key, value in overrides.items()}}
@@ -84,9 +82,9 @@ async def test_a_rocksdb_worker_killed_and_restarted_from_its_tables_on_disk_mak
         await wait_for_stable_group(settings.kafka_bootstrap, settings.app_id)
         for part in parts:  # each kill lands while the worker is busy with the part just imported
             stack.cli("import", str(part), "--tenant", "rocks", env=env)
-            [worker] = _worker_children(supervisor.pid)
-            os.kill(worker, signal.SIGKILL)  # its tables stay on disk, part of a batch's writes in them
-            await asyncio.wait_for(_replaced_worker(supervisor.pid, worker), timeout=60)
+            # its tables stay on disk, part of a batch's writes in them
+            killed = _kill_workers(supervisor.pid, "streams")
+            await asyncio.wait_for(_replaced_workers(supervisor.pid, killed, "streams"), timeout=60)
         await caught_up()
         _assert_same_graph(await snapshot_graph(graph, "rocks"), clean)
     finally:

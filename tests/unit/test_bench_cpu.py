@@ -71,21 +71,25 @@ def test_the_time_split_reads_n_a_for_figures_it_could_not_take() -> None:
     }
     split = describe_time_split(result)
     assert "worker 9.5 s" in split and "Neo4j n/a" in split and "waited 7.25 s" in split
+    assert "stages n/a, graph writer n/a" in split  # the processes' figures apart: not given either
     assert "per message" not in split  # no figure given
 
 
-def test_the_time_split_says_what_the_workers_cpu_per_message_allows() -> None:
+def test_the_time_split_says_what_the_stages_cpu_per_message_allows() -> None:
     result = {
         "pipeline_s": 12.5,
-        "pipeline_worker_cpu_s": 10.0,
+        "pipeline_worker_cpu_s": 12.5,
+        "pipeline_stages_cpu_s": 10.0,
+        "pipeline_writer_cpu_s": 2.5,
         "pipeline_neo4j_cpu_s": 6.0,
         "pipeline_kafka_cpu_s": 1.0,
         "pipeline_graph_write_s": 7.25,
-        "pipeline_worker_cpu_us_per_msg": 200.0,
+        "pipeline_worker_cpu_us_per_msg": 250.0,
+        "pipeline_stages_cpu_us_per_msg": 200.0,
     }
-    assert describe_time_split(result).endswith(
-        "200 µs of worker CPU per message: at most 5,000 msgs/s on its one core"
-    )
+    split = describe_time_split(result)
+    assert "worker 12.5 s (stages 10.0 s, graph writer 2.5 s)" in split
+    assert split.endswith("200 µs of the stages' CPU per message: at most 5,000 msgs/s on their one core")
 
 
 def test_a_workers_graph_write_time_is_read_from_its_metrics() -> None:

@@ -8,6 +8,7 @@ run is waiting for Neo4j."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import urllib.request
 from pathlib import Path
@@ -43,12 +44,22 @@ def engine_pids(settings: Settings) -> dict[str, int]:
     }
 
 
-def worker_pids(supervisor: int) -> list[int]:
-    """The Faust worker processes a `tiegraph worker` supervisor runs."""
+def worker_pids(supervisor: int, role: str | None = None) -> list[int]:
+    """The Faust worker processes a `tiegraph worker` supervisor runs: all, or those of `role`
+    ("streams" or "graph", streams/worker.py)."""
     try:
-        return [int(pid) for pid in Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()]
+        pids = [int(pid) for pid in Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()]
     except OSError:
         return []
+    return [pid for pid in pids if role is None or _runs_role(pid, role)]
+
+
+def _runs_role(pid: int, role: str) -> bool:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(a == b"--role" and b == role.encode() for a, b in itertools.pairwise(argv))
 
 
 def worker_metrics(port: int) -> dict[str, float]:

@@ -186,7 +186,8 @@ def _peak_rss_mb(supervisor: int) -> float:
 
 
 def _metrics_port(settings: Settings, worker: int) -> int:
-    return settings.worker_metrics_port + 100 + worker if settings.worker_metrics_port else 0
+    """Worker `worker`'s /metrics port (its stream stages'; its graph writer's is the next one)."""
+    return settings.worker_metrics_port + 100 + 2 * worker if settings.worker_metrics_port else 0
 
 
 def _spawn_workers(
@@ -222,7 +223,8 @@ class PipelineRun:
     produce_s: float
     pipeline_s: float
     rss_mb: float
-    # over the run: "worker" (all of them), "kafka", "neo4j" (when local); None for a process gone
+    # over the run: "worker" (all their processes), "stages" and "writer" (the stream stages' and the
+    # graph writers' processes), "kafka", "neo4j" (when local); None for a process gone
     cpu_s: dict[str, float | None]
     graph_write_s: float | None  # the workers' time in tie writes to Neo4j (their /metrics)
     tie_updates: int  # records on tie.updates.v1: one per changed tie per aggregate batch
@@ -237,20 +239,28 @@ async def _run_pipeline(
     await t.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions, settings.topic_replication)
     ports = [_metrics_port(settings, i) for i in range(workers)]
     # A worker whose metrics port is taken runs on without metrics, and another process answers.
-    metrics_ours = all(port and not port_open("127.0.0.1", port) for port in ports)
+    metrics_ours = all(
+        port and not port_open("127.0.0.1", port) and not port_open("127.0.0.1", port + 1) for port in ports
+    )
     processes = _spawn_workers(settings, workers, names.prefix, app_id, store)
     try:
         # The workers have joined once the group is stable; an empty topic lags 0 from then on.
         await wait_for_stable_group(settings.kafka_bootstrap, app_id)
-        pids, engines = [pid for p in processes for pid in worker_pids(p.pid)], engine_pids(settings)
-        cpu_before = cpu_now(pids, engines)
+        engines = engine_pids(settings)
+        stages, writers = (
+            [pid for p in processes for pid in worker_pids(p.pid, role)] for role in ("streams", "graph")
+        )
+        cpu_before = cpu_now(stages + writers, engines)
+        stages_before, writers_before = cpu_now(stages, {}), cpu_now(writers, {})
         started = time.perf_counter()
         produce_s = await _produce(settings.kafka_bootstrap, names[t.MAIL_MESSAGES], corpus)
         await wait_for_zero_lag(settings.kafka_bootstrap, app_id, names.all(), timeout=1800, settle=1)
         pipeline_s = time.perf_counter() - started
-        cpu = cpu_since(cpu_before, pids, engines)
+        cpu = cpu_since(cpu_before, stages + writers, engines)
+        cpu["stages"] = cpu_since(stages_before, stages, {})["worker"]
+        cpu["writer"] = cpu_since(writers_before, writers, {})["worker"]
         rss = max(_peak_rss_mb(p.pid) for p in processes)
-        writes = [graph_write_seconds(worker_metrics(port)) for port in ports]
+        writes = [graph_write_seconds(worker_metrics(port + 1)) for port in ports]  # the graph writers
         tie_updates = await _records_in(settings.kafka_bootstrap, names[t.TIE_UPDATES])
     except BaseException:
         _stop(processes)
@@ -414,6 +424,9 @@ async def run_bench(
         message (one per changed tie per aggregate batch: how batches fell varies a little)."""
         return ties_per_s * len(corpus) / max(run.tie_updates, 1)
 
+    def per_message(cpu_s: float | None) -> float | None:
+        return None if cpu_s is None else round(cpu_s / len(corpus) * 1e6, 1)
+
     write_limit_msgs = in_msgs(write_limit, single)
     return {
         "messages": len(corpus),
@@ -422,16 +435,18 @@ async def run_bench(
         "tie_updates": single.tie_updates,
         "produce_s": round(single.produce_s, 2),
         "pipeline_s": round(single.pipeline_s, 2),
-        # How that run's time split: CPU seconds of the worker, Kafka and Neo4j (null where not
-        # local), and the worker's time waiting for its tie writes to Neo4j.
+        # How that run's time split: CPU seconds of the worker (its stream stages and its graph
+        # writer apart too), Kafka and Neo4j (null where not local), and the writer's time
+        # waiting for its tie writes to Neo4j.
         "pipeline_worker_cpu_s": single.cpu_s["worker"],
+        "pipeline_stages_cpu_s": single.cpu_s.get("stages"),
+        "pipeline_writer_cpu_s": single.cpu_s.get("writer"),
         "pipeline_kafka_cpu_s": single.cpu_s.get("kafka"),
         "pipeline_neo4j_cpu_s": single.cpu_s.get("neo4j"),
         "pipeline_graph_write_s": single.graph_write_s,
-        # The worker is one Python thread: its CPU per message bounds one worker's throughput.
-        "pipeline_worker_cpu_us_per_msg": (
-            None if single.cpu_s["worker"] is None else round(single.cpu_s["worker"] / len(corpus) * 1e6, 1)
-        ),
+        "pipeline_worker_cpu_us_per_msg": per_message(single.cpu_s["worker"]),
+        # The stages' process is one Python thread: its CPU per message bounds one worker's throughput.
+        "pipeline_stages_cpu_us_per_msg": per_message(single.cpu_s.get("stages")),
         "throughput_msgs_per_s": round(throughput, 1),
         "throughput_runs_msgs_per_s": [round(len(corpus) / r.pipeline_s, 1) for r in singles],
         "throughput_2_workers_msgs_per_s": round(len(corpus) / double.pipeline_s, 1),
@@ -462,16 +477,19 @@ def describe_time_split(result: dict[str, Any]) -> str:
     def seconds(value: float | None) -> str:
         return "n/a" if value is None else f"{value} s"
 
-    per_message = result.get("pipeline_worker_cpu_us_per_msg")
+    per_message = result.get("pipeline_stages_cpu_us_per_msg")
     bound = (
-        f"; {per_message:,.0f} µs of worker CPU per message: at most {1e6 / per_message:,.0f} msgs/s on its one core"
+        f"; {per_message:,.0f} µs of the stages' CPU per message: at most {1e6 / per_message:,.0f} msgs/s "
+        "on their one core"
         if per_message
         else ""
     )
     return (
-        f"{result['pipeline_s']} s: CPU of the worker {seconds(result['pipeline_worker_cpu_s'])}, "
-        f"Neo4j {seconds(result['pipeline_neo4j_cpu_s'])}, Kafka {seconds(result['pipeline_kafka_cpu_s'])}; "
-        f"the worker waited {seconds(result['pipeline_graph_write_s'])} for its tie writes{bound}"
+        f"{result['pipeline_s']} s: CPU of the worker {seconds(result['pipeline_worker_cpu_s'])} "
+        f"(stages {seconds(result.get('pipeline_stages_cpu_s'))}, graph writer "
+        f"{seconds(result.get('pipeline_writer_cpu_s'))}), Neo4j {seconds(result['pipeline_neo4j_cpu_s'])}, "
+        f"Kafka {seconds(result['pipeline_kafka_cpu_s'])}; the writer waited "
+        f"{seconds(result['pipeline_graph_write_s'])} for its tie writes{bound}"
     )
 
 

@@ -101,11 +101,17 @@ def services_status(as_json: AsJson = False) -> None:
 @app.command()
 def worker(
     loglevel: Annotated[str, typer.Option("--loglevel", "-l", help="crit, error, warn, info or debug")] = "warn",
+    role: Annotated[
+        str,
+        typer.Option(help="streams (the stages), graph (the Neo4j writer) or all: both, as two processes"),
+    ] = "all",
 ) -> None:
-    """Run the Faust worker (join the consumer group and process every stage)."""
-    from tiegraph.streams.worker import run_worker
+    """Run the worker: the stream stages and the graph writer, each joining its consumer group."""
+    from tiegraph.streams.worker import ROLES, run_worker
 
-    raise typer.Exit(code=run_worker(Settings(), loglevel))
+    if role not in (*ROLES, "all"):
+        raise typer.BadParameter(f"one of {', '.join(ROLES)} or all", param_hint="--role")
+    raise typer.Exit(code=run_worker(Settings(), loglevel, role))
 
 
 @app.command()

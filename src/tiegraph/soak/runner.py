@@ -20,9 +20,9 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from tiegraph.bench.cpu import worker_pids
 from tiegraph.deployment import connect_graph, prepare, topic_names
 from tiegraph.errors import StreamUnavailable
 from tiegraph.graph.neo4j import GraphStore
@@ -76,22 +76,18 @@ def fault_schedule(start: float, end: float, every_s: float) -> Iterator[tuple[f
         at, i = at + every_s, i + 1
 
 
-def _worker_child(services: LocalServices) -> int | None:
-    """The Faust worker process under the tracked `tiegraph worker` supervisor."""
+def _worker_processes(services: LocalServices) -> list[int]:
+    """The worker's processes (stream stages, graph writer) under the tracked `tiegraph worker` supervisor."""
     supervisor = {status.name: status.pid for status in services.status()}["worker"]
-    if supervisor is None:
-        return None
-    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
-    return int(children[0]) if children else None
+    return [] if supervisor is None else worker_pids(supervisor)
 
 
 async def inject(services: LocalServices, fault: str) -> dict[str, Any]:
     """Inject one fault and wait until the service is back; what was done and how long it took."""
     began = time.monotonic()
     if fault == "worker_kill":
-        child = _worker_child(services)
-        if child is not None:
-            signal_process(child, signal.SIGKILL)
+        for process in _worker_processes(services):  # as if the worker's machine died
+            signal_process(process, signal.SIGKILL)
     elif fault == "neo4j_restart":
         await asyncio.to_thread(services.stop, "neo4j")
         await asyncio.sleep(5)

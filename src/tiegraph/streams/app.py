@@ -1,28 +1,28 @@
-"""The Faust application: three stages between the topics of DESIGN.md.
+"""The stream stages' Faust app: from the connectors' records to tie updates (DESIGN.md).
 
-  mail.messages.v1 --derive--> interactions.v1 --aggregate--> tie.updates.v1 --write--> Neo4j
-  aliases.v1 (a mailbox owner's aliases, learned at ingest) --write_aliases--> Neo4j
+  mail.messages.v1 --derive--> interactions.v1 --aggregate--> tie.updates.v1
+  calendar.events.v1 --meet--> interactions.v1
+  list.threads.v1 --credit_list_replies--> interactions.v1
+  deadletters.v1 --count_dead_letters--> counters.v1
+
+The graph writer (streams/graph_writer.py), a process and consumer group of its own, reads
+tie.updates.v1, aliases.v1 and counters.v1 into Neo4j.
 
 Delivery is at-least-once; effects are exactly-once because every stage is idempotent: `derive`
 drops copies it has seen, `aggregate` skips interactions a tie already holds (by id), and the
 graph writer sets absolute values keyed by pair. Every stage works in batches, and a batch's
-outputs are in Kafka (or Neo4j) before its source offsets can be committed (streams/delivery.py).
+outputs are in Kafka before its source offsets can be committed (streams/delivery.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import signal
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar, cast
 
 import faust
 from faust.types import EventT, SchemaT, StreamT, TableT
 
-from tiegraph.core.aliases import Alias
 from tiegraph.core.blocklist import drop_blocked, is_blocked
 from tiegraph.core.interactions import derive_interactions
 from tiegraph.core.list_replies import (
@@ -35,18 +35,23 @@ from tiegraph.core.list_replies import (
     thread_records,
 )
 from tiegraph.core.meetings import plan_meeting
-from tiegraph.core.records import CalendarEvent, DeadLetter, Interaction, MailMessage
+from tiegraph.core.records import CalendarEvent, Interaction, MailMessage
 from tiegraph.core.ties import apply_interactions
-from tiegraph.errors import GraphUnavailable, StreamUnavailable
-from tiegraph.graph.neo4j import GraphStore, alias_row, tie_row
+from tiegraph.graph.neo4j import GraphStore
 from tiegraph.settings import Settings
 from tiegraph.streams import metrics
 from tiegraph.streams import topics as t
-from tiegraph.streams.backpressure import WriteWaits, write_until_done
-from tiegraph.streams.delivery import BatchDelivery, GuardedApp, SendFailures, read
-from tiegraph.streams.erase import is_erase_command, is_forget_authors_command, split_deletions
-from tiegraph.streams.intake import RawSchema, take_batches
-from tiegraph.streams.lag import LagReader
+from tiegraph.streams.delivery import BatchDelivery, SendFailures, read
+from tiegraph.streams.erase import is_erase_command, is_forget_authors_command
+from tiegraph.streams.faust_app import (
+    DeadLetters,
+    new_app,
+    pipeline_topic,
+    refresh_tenants,
+    tenant_of_key,
+    watch_for_stalls,
+)
+from tiegraph.streams.intake import take_batches
 from tiegraph.streams.state import BatchCounts, DistinctCounts, TieCache, scan_items, tie_records
 from tiegraph.streams.tenants import TenantDirectory
 from tiegraph.streams.watchdog import StallWatch
@@ -56,27 +61,12 @@ R = TypeVar("R")
 STALL_CHECK_S = 5.0
 
 
-def latest_per_key(events: Sequence[EventT[bytes]]) -> list[dict[str, Any]]:
-    """The last value of each key in a batch (an older update of the same tie is superseded), with
-    its source offset as "offset": the graph keeps a write only if no later offset of the key was
-    written, so a worker that lost the partition in a rebalance cannot overwrite newer values
-    with its in-flight batch."""
-    latest: dict[bytes, dict[str, Any]] = {}
-    for event in events:
-        latest[cast(bytes, event.key)] = {**t.decode(event.value), "offset": event.message.offset}
-    return list(latest.values())
-
-
 def _authored(key: str, stored: dict[str, str] | None) -> Authored | None:
     """A list message's author as the join table keeps it (key: tenant|Message-ID)."""
     if stored is None:
         return None
     tenant, _, message_id = key.partition("|")
     return Authored(tenant, message_id, stored["author"], stored.get("name", ""))
-
-
-def tenant_of_key(key: bytes | None) -> str:
-    return (key or b"").split(b"|", 1)[0].decode("utf-8", "replace")
 
 
 def rocksdb_options(settings: Settings) -> dict[str, int]:
@@ -92,44 +82,16 @@ def rocksdb_options(settings: Settings) -> dict[str, int]:
 
 
 def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) -> faust.App:
-    """Build the worker's Faust app with its topics, tables and agents."""
-    names = t.TopicNames(settings.topic_prefix)
+    """Build the stream stages' Faust app with its topics, tables and agents."""
     # One directory per worker (its web port tells the workers of a host apart): the RocksDB store
     # locks its files, and a second worker on the host would wait on the first one's lock. Stable
     # across restarts, so a restarted worker finds its tables on disk.
-    faust_dir = settings.home / "faust" / settings.app_id
-    faust_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
-    app = GuardedApp(
-        settings.app_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
-        store=settings.store,
-        # Faust's default is "<app id>-data" in the working directory, which litters wherever the
-        # worker was started; table files belong with the rest of the node's state.
-        datadir=str(faust_dir / f"worker-{settings.worker_web_port}"),
-        topic_partitions=settings.topic_partitions,
-        topic_replication_factor=settings.topic_replication,
-        broker_commit_interval=settings.commit_interval_s,
-        web_port=settings.worker_web_port,
-        web_bind="127.0.0.1",
-        web_host="127.0.0.1",
-        producer_acks=-1,
-        # aiokafka sends at most one batch per partition per request and one request per broker at
-        # a time: with the 16 KiB default, a stage's batch of ~1 MB of tie states took dozens of
-        # round trips. Below the broker's 1 MiB message.max.bytes. No linger: see README Benchmarks.
-        producer_max_batch_size=512 * 1024,
-        broker_session_timeout=settings.kafka_session_timeout_s,
-        broker_heartbeat_interval=min(3.0, settings.kafka_session_timeout_s / 4),
-        key_serializer="raw",
-        value_serializer="raw",
-        # A backlog of changelog records can take a while to replay after a crash.
-        stream_recovery_delay=0.0,
-    )
-
-    # Faust's changelogs and the compacted topics may really skip offsets; the others never do.
-    app.gapless_topics = frozenset(names[n] for n in t.ALL_TOPICS if n not in t.COMPACTED)
+    datadir = settings.home / "faust" / settings.app_id / f"worker-{settings.worker_web_port}"
+    app = new_app(settings, settings.app_id, datadir, web=True)
+    names = t.TopicNames(settings.topic_prefix)
 
     def topic(name: str) -> faust.TopicT:
-        return app.topic(names[name], partitions=settings.topic_partitions, schema=RawSchema())
+        return pipeline_topic(app, settings, name)
 
     mail_messages, calendar_events, interactions = (
         topic(t.MAIL_MESSAGES),
@@ -137,7 +99,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         topic(t.INTERACTIONS),
     )
     tie_updates, counters, dead_letters = topic(t.TIE_UPDATES), topic(t.COUNTERS), topic(t.DEAD_LETTERS)
-    list_threads, alias_records = topic(t.LIST_THREADS), topic(t.ALIASES)
+    list_threads = topic(t.LIST_THREADS)
 
     # Values: Faust's json codec, orjson underneath. Keys: stdlib bytes (topics.py, _StdlibJsonKeys).
     json_schema: SchemaT[Any, Any] = faust.Schema(key_serializer=t.TABLE_KEYS, value_serializer="json")
@@ -165,6 +127,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
 
     failures = SendFailures()
     app.sensors.add(failures)
+    rejects = DeadLetters(dead_letters.get_topic_name())
 
     async def stream_batches(stream: StreamT[bytes], stage: str) -> AsyncIterator[Sequence[EventT[bytes]]]:
         """The stage's batches, each acked when the agent asks for the next (streams/intake.py)."""
@@ -194,26 +157,6 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
         for key, row in counts.rows.items():
             send(delivery, counters, key, row)
 
-    def dead_letter(delivery: BatchDelivery, event: EventT[bytes], stage: str, reason: str) -> None:
-        metrics.count_rejected(stage)
-        letter = DeadLetter(
-            tenant=tenant_of_key(event.key),
-            stage=stage,
-            source=f"{event.message.topic}@{event.message.partition}:{event.message.offset}",
-            reason=reason,
-        )
-        send(delivery, dead_letters, event.key, letter.to_dict())
-
-    def decoded(
-        delivery: BatchDelivery, event: EventT[bytes], parse: Callable[[dict[str, Any]], R], stage: str
-    ) -> R | None:
-        """The event's record, or None after sending it to the dead letters with the reason."""
-        try:
-            return parse(t.decode(event.value))
-        except (ValueError, KeyError, TypeError) as exc:
-            dead_letter(delivery, event, stage, f"undecodable record: {exc}")
-            return None
-
     def send_interactions(delivery: BatchDelivery, found: list[Interaction], source: EventT[bytes]) -> None:
         """Send interactions stamped with when their source record entered Kafka (freshness);
         none with a blocked address (core/blocklist.py)."""
@@ -234,7 +177,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             new: dict[str, EventT[bytes]] = {}
             noted: list[tuple[EventT[bytes], str, str]] = []  # (event, tenant, dedupe key)
             for event in batch:
-                message = decoded(delivery, event, MailMessage.from_dict, "derive")
+                message = rejects.decoded(delivery, event, MailMessage.from_dict, "derive")
                 if message is None:
                     continue
                 dedupe = f"{message.tenant}|{message.dedupe_key}"
@@ -267,7 +210,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             planned: dict[str, tuple[EventT[bytes], dict[str, Any]]] = {}
             noted: list[tuple[EventT[bytes], str, bool]] = []  # (event, tenant, new meeting)
             for event in batch:
-                meeting = decoded(delivery, event, CalendarEvent.from_dict, "meet")
+                meeting = rejects.decoded(delivery, event, CalendarEvent.from_dict, "meet")
                 if meeting is None:
                     continue
                 key = f"{meeting.tenant}|{meeting.key}"
@@ -308,7 +251,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                     erased[key] = event
                     keyed = [item for item in keyed if item[0] != key]  # what came before is erased too
                     continue
-                interaction = decoded(delivery, event, Interaction.from_dict, "aggregate")
+                interaction = rejects.decoded(delivery, event, Interaction.from_dict, "aggregate")
                 if interaction is not None and drop_blocked([interaction], tenants.blocked(interaction.tenant)):
                     # a blocked one may have been sent before the block
                     keyed.append((key, interaction, event.message.offset))
@@ -356,7 +299,7 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
                 if is_forget_authors_command(event.value):
                     forget.append(event)
                     continue
-                record = decoded(delivery, event, thread_record_from_dict, "list_replies")
+                record = rejects.decoded(delivery, event, thread_record_from_dict, "list_replies")
                 if record is None:
                     continue
                 key = cast(bytes, event.key).decode()
@@ -420,65 +363,6 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             delivery.write(pending_replies, key, kept or None, command)
         log.info("forgot %d list authors and %d waiting reply lists of %s", len(authors), rewritten, tenant)
 
-    async def load_tenants() -> None:
-        try:
-            await tenants.load(graph)
-        except GraphUnavailable as exc:
-            log.warning("cannot refresh tenants: %s", exc)
-
-    waits = WriteWaits()  # the writers' waits for Neo4j, for the heartbeat and the stall watchdog
-    waiting: dict[str, Any] = {"waits": waits, "timeout_s": settings.graph_write_timeout_s}
-
-    @app.agent(tie_updates)
-    async def write_ties(stream: StreamT[bytes]) -> AsyncIterator[int]:
-        """Tie updates -> Neo4j, one UNWIND statement per batch."""
-        async for batch in take_batches(app, stream, settings.graph_batch_size, settings.graph_batch_seconds):
-            updates, deletions = split_deletions([(cast(bytes, e.key), e.value, e.message.offset) for e in batch])
-            if deletions:
-                await write_until_done(graph.delete_ties, deletions, watch.reset, **waiting)
-            if not all(tenants.knows(u["tenant"]) for u in updates):
-                await load_tenants()  # a tenant created since the last refresh: learn its domains
-            # A fixed order takes node locks in one order, so concurrent writers rarely deadlock.
-            updates.sort(key=lambda u: (u["tenant"], u["a"], u["b"]))
-            rows = [{**tie_row(u, tenants.domains(u["tenant"])), "offset": u["offset"]} for u in updates]
-            metrics.count_processed("write", len(batch))
-            with metrics.timed_graph_write("ties", len(rows)):
-                await write_until_done(graph.write_ties, rows, watch.reset, **waiting)
-            freshness.ties_written(updates, time.time())  # event-to-graph delay, newest origin
-            yield len(rows)
-
-    @app.agent(alias_records)
-    async def write_aliases(stream: StreamT[bytes]) -> AsyncIterator[int]:
-        """A mailbox owner's aliases (ingest learns them from its sent mail) -> ALIAS_OF edges; a
-        tombstone (an erased person) removes the edge."""
-        async for batch in take_batches(app, stream, settings.graph_batch_size, settings.graph_batch_seconds):
-            delivery = BatchDelivery(app, failures)
-            latest = {cast(bytes, event.key): event for event in batch}
-            records, deletions = [], []
-            for key, event in latest.items():
-                if event.value is None:
-                    tenant, _, alias = key.decode().partition("|")
-                    deletions.append({"tenant": tenant, "alias": alias, "offset": event.message.offset})
-                elif (record := decoded(delivery, event, Alias.from_dict, "aliases")) is not None:
-                    records.append({**record.to_dict(), "offset": event.message.offset})
-            await delivery.settle()
-            if not all(tenants.knows(r["tenant"]) for r in records):
-                await load_tenants()
-            rows = [alias_row(r, tenants.domains(r["tenant"])) for r in records]
-            metrics.count_processed("aliases", len(batch))
-            await write_until_done(graph.delete_aliases, deletions, watch.reset)
-            await write_until_done(graph.write_aliases, rows, watch.reset)
-            yield len(rows) + len(deletions)
-
-    @app.agent(counters)
-    async def write_counters(stream: StreamT[bytes]) -> AsyncIterator[int]:
-        async for batch in take_batches(app, stream, settings.graph_batch_size, settings.graph_batch_seconds):
-            rows = latest_per_key(batch)
-            metrics.count_processed("count", len(batch))
-            with metrics.timed_graph_write("counters", len(rows)):
-                await write_until_done(graph.write_counters, rows, watch.reset, **waiting)
-            yield len(rows)
-
     @app.agent(dead_letters)
     async def count_dead_letters(stream: StreamT[bytes]) -> AsyncIterator[None]:
         async for batch in stream_batches(stream, "dead_letters"):
@@ -498,47 +382,6 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
             await delivery.settle()
             yield None
 
-    @app.timer(interval=10.0)  # type: ignore[untyped-decorator]  # mode's decorators carry no types
-    async def refresh_tenants() -> None:
-        await load_tenants()
-
-    watch = StallWatch(settings.stall_seconds)
-    freshness = metrics.Freshness()
-
-    @app.task  # type: ignore[untyped-decorator]  # a loop, not a timer: the first beat is at start-up
-    async def heartbeat() -> None:
-        """Ops: this worker's heartbeat and freshness in Neo4j every 5 s, for /readyz and `tiegraph lag`."""
-        while True:
-            try:
-                status = {**freshness.status(settings.app_id, time.time()), **waits.status(time.monotonic())}
-                # bounded: a frozen Neo4j must not hold the heartbeat loop past its next beats
-                await asyncio.wait_for(graph.write_worker_status(status), 10.0)
-            except (GraphUnavailable, TimeoutError) as exc:
-                log.warning("cannot write the worker heartbeat: %s", str(exc) or "Neo4j did not answer within 10s")
-            await asyncio.sleep(5.0)
-
-    source_topics = names.all()
-
-    @app.task  # type: ignore[untyped-decorator]  # a loop owning its lag reader, closed when the app stops
-    async def watch_for_stalls() -> None:
-        """Exit for a restart (by the supervisor) if a partition this worker owns stops moving.
-        Every 5 s, through Kafka clients kept open: starting them for each reading took ~0.8 s."""
-        async with LagReader(settings.kafka_bootstrap) as reader:
-            while True:
-                await asyncio.sleep(STALL_CHECK_S)
-                owned = {(tp.topic, tp.partition) for tp in app.consumer.assignment()}
-                if waits.busy():
-                    watch.reset()  # waiting for Neo4j on purpose (bounded by the write timeout), not stalled
-                try:
-                    rows = await reader.read(settings.app_id, source_topics)
-                except StreamUnavailable:
-                    watch.reset()
-                    continue
-                metrics.record_lag(rows)  # lag gauges from the same reading
-                stalled = watch.stalled(rows, owned, time.monotonic())
-                if stalled:
-                    where = ", ".join(f"{r.topic}[{r.partition}] at {r.committed} (lag {r.lag})" for r in stalled)
-                    log.error("no progress for %.0fs on %s: restarting the worker", settings.stall_seconds, where)
-                    os.kill(os.getpid(), signal.SIGTERM)
-
+    refresh_tenants(app, graph, tenants)
+    watch_for_stalls(app, settings, names.read_by(writer=False), StallWatch(settings.stall_seconds))
     return app

@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from tiegraph.errors import StreamUnavailable
+from tiegraph.streams.topics import consumer_groups, graph_writer_group
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +66,10 @@ class LagReader:
     async def __aexit__(self, *_: object) -> None:
         await self.close()
 
-    async def read(self, group: str, topics: list[str]) -> list[PartitionLag]:
-        """Committed offsets of `group` on `topics` against their begin and end offsets."""
+    async def read(self, app_id: str, topics: list[str]) -> list[PartitionLag]:
+        """Committed offsets on `topics` against their begin and end offsets, each topic's of the
+        consumer group of deployment `app_id` that reads it (the stream stages' or the graph
+        writer's: topics.consumer_groups)."""
         try:
             admin, consumer = await self._started()
             existing = set(await admin.list_topics())
@@ -75,14 +78,18 @@ class LagReader:
             partitions = [
                 TopicPartition(d["topic"], p["partition"]) for d in described for p in d.get("partitions", ())
             ]
-            committed_raw = await admin.list_consumer_group_offsets(group)
-            committed = {tp: meta.offset for tp, meta in committed_raw.items()}
             ends = await consumer.end_offsets(partitions) if partitions else {}
             begins = await consumer.beginning_offsets(partitions) if partitions else {}
+            rows = []
+            for group, its_topics in consumer_groups(app_id, wanted).items():
+                committed_raw = await admin.list_consumer_group_offsets(group)
+                committed = {tp: meta.offset for tp, meta in committed_raw.items()}
+                its_ends = {tp: end for tp, end in ends.items() if tp.topic in its_topics}
+                rows += compute_lag(group, committed, begins, its_ends)
         except KafkaError as exc:
             await self.close()
             raise StreamUnavailable(f"cannot read lag from Kafka at {self._bootstrap}: {exc}") from exc
-        return compute_lag(group, committed, begins, ends)
+        return rows
 
     async def _started(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
         if self._clients is None:
@@ -102,17 +109,17 @@ class LagReader:
             await admin.close()
 
 
-async def read_lag(bootstrap: str, group: str, topics: list[str]) -> list[PartitionLag]:
-    """One reading of `group`'s lag on `topics` (clients started and stopped for it)."""
+async def read_lag(bootstrap: str, app_id: str, topics: list[str]) -> list[PartitionLag]:
+    """One reading of deployment `app_id`'s lag on `topics` (clients started and stopped for it)."""
     async with LagReader(bootstrap) as reader:
-        return await reader.read(group, topics)
+        return await reader.read(app_id, topics)
 
 
 ZERO_LAG_POLL_S = 0.2  # while lagging; a reading costs a few ms once the clients are open
 
 
 async def wait_for_zero_lag(
-    bootstrap: str, group: str, topics: list[str], timeout: float = 120.0, settle: int = 2
+    bootstrap: str, app_id: str, topics: list[str], timeout: float = 120.0, settle: int = 2
 ) -> float:
     """Wait until every stage has committed everything (`settle` readings in a row); seconds taken.
 
@@ -124,7 +131,7 @@ async def wait_for_zero_lag(
     async with LagReader(bootstrap) as reader:
         while True:
             try:
-                rows = await reader.read(group, topics)
+                rows = await reader.read(app_id, topics)
             except StreamUnavailable:
                 # The group coordinator appears only once Kafka has created __consumer_offsets.
                 if loop.time() - started > timeout:
@@ -143,12 +150,14 @@ async def wait_for_zero_lag(
             await asyncio.sleep(0.5 if total == 0 else ZERO_LAG_POLL_S)
 
 
-async def wait_for_stable_group(bootstrap: str, group: str, timeout: float = 120.0, settle_s: float = 3.0) -> None:
-    """Wait until the consumer group has members and has stayed Stable for `settle_s`.
+async def wait_for_stable_group(bootstrap: str, app_id: str, timeout: float = 120.0, settle_s: float = 3.0) -> None:
+    """Wait until both consumer groups of deployment `app_id` (the stream stages' and the graph
+    writer's) have members and have stayed Stable for `settle_s`.
 
     Records fetched across a rebalance are where faust-streaming misbehaves (see
     streams/watchdog.py), so the demo and the tests start producing only once workers settled.
     """
+    groups = [app_id, graph_writer_group(app_id)]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     stable_since: float | None = None
@@ -156,8 +165,14 @@ async def wait_for_stable_group(bootstrap: str, group: str, timeout: float = 120
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
         try:
             await admin.start()
-            described = (await admin.describe_consumer_groups([group]))[0].to_object()["groups"][0]
-            stable = described["state"] == "Stable" and bool(described["members"])
+            # one group per request: aiokafka fails to decode a response describing several
+            # ("Buffer underrun decoding string", aiokafka 0.12)
+            described = [
+                (await admin.describe_consumer_groups([group]))[0].to_object()["groups"][0] for group in groups
+            ]
+            stable = len(described) == len(groups) and all(
+                group["state"] == "Stable" and bool(group["members"]) for group in described
+            )
         except (KafkaError, IndexError, KeyError):
             stable = False
         finally:
@@ -167,4 +182,4 @@ async def wait_for_stable_group(bootstrap: str, group: str, timeout: float = 120
         if stable_since is not None and now - stable_since >= settle_s:
             return
         await asyncio.sleep(0.5)
-    raise TimeoutError(f"consumer group {group!r} did not become stable within {timeout:.0f}s")
+    raise TimeoutError(f"consumer groups {groups} did not become stable within {timeout:.0f}s")

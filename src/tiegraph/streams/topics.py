@@ -29,6 +29,9 @@ ALIASES = "aliases.v1"  # a mailbox owner's aliases (core/aliases.py), keyed by 
 
 # Latest value per key is all that matters for these: compaction keeps them bounded.
 COMPACTED = frozenset({TIE_UPDATES, COUNTERS, ALIASES})
+# What the graph writer (streams/graph_writer.py) reads into Neo4j, in its own consumer group; the
+# stream stages (streams/app.py) read the other topics.
+GRAPH_TOPICS = frozenset({TIE_UPDATES, ALIASES, COUNTERS})
 # The worker's Faust tables (streams/app.py); each has a changelog topic "<app id>-<table>-changelog".
 TABLES = (
     "seen_messages",
@@ -62,6 +65,24 @@ class TopicNames:
 
     def all(self) -> list[str]:
         return [self[n] for n in ALL_TOPICS]
+
+    def read_by(self, writer: bool) -> list[str]:
+        """The topics the graph writer reads (`writer`), or those the stream stages read."""
+        return [self[n] for n in ALL_TOPICS if (n in GRAPH_TOPICS) == writer]
+
+
+def graph_writer_group(app_id: str) -> str:
+    """The graph writer's Faust app id and consumer group, beside the stream stages' `app_id`."""
+    return f"{app_id}-graph"
+
+
+def consumer_groups(app_id: str, topics: list[str]) -> dict[str, list[str]]:
+    """`topics` (full names) by the consumer group of deployment `app_id` that reads each."""
+    groups: dict[str, list[str]] = {}
+    for topic in topics:
+        writer = any(topic.endswith(name) for name in GRAPH_TOPICS)
+        groups.setdefault(graph_writer_group(app_id) if writer else app_id, []).append(topic)
+    return groups
 
 
 def message_key(tenant: str, dedupe_key: str) -> bytes:
@@ -163,7 +184,7 @@ async def delete_pipeline(bootstrap: str, names: TopicNames, app_id: str) -> Non
     topic stays in the cluster metadata every client reads. The consumer group's committed
     offsets expire by themselves (offsets.retention.minutes; aiokafka cannot delete a group)."""
     ours = {names[n] for n in ALL_TOPICS} | set(_changelogs(app_id))
-    ours.add(f"{app_id}-__assignor-__leader")  # Faust's own
+    ours |= {f"{group}-__assignor-__leader" for group in (app_id, graph_writer_group(app_id))}  # Faust's own
     async with _admin(bootstrap) as admin:
         try:
             present = [topic for topic in await admin.list_topics() if topic in ours]

@@ -1,9 +1,13 @@
-"""`tiegraph worker`: a small supervisor around the Faust worker process.
+"""`tiegraph worker`: a small supervisor around the worker's processes.
 
-The supervisor restarts the worker whenever it exits without having been asked to stop: after a
-crash, or when the worker's stall watchdog (streams/watchdog.py) finds a partition that stopped
-moving. A restart resumes from the committed offsets, and every stage is idempotent, so a restart
-loses and double-counts nothing.
+A worker is two processes, each a Faust app with its own consumer group (streams/faust_app.py
+says why): the stream stages ("streams", streams/app.py) and the graph writer ("graph",
+streams/graph_writer.py). `--role` runs one of them alone, to scale them apart across machines.
+
+The supervisor restarts a process whenever it exits without having been asked to stop: after a
+crash, or when its stall watchdog (streams/watchdog.py) finds a partition that stopped moving. A
+restart resumes from the committed offsets, and every stage is idempotent, so a restart loses
+and double-counts nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -27,6 +30,7 @@ from tiegraph.errors import TopicMismatch
 from tiegraph.logs import setup_logging
 from tiegraph.settings import Settings
 from tiegraph.streams.app import create_app
+from tiegraph.streams.graph_writer import create_graph_writer
 from tiegraph.streams.metrics import serve_metrics
 from tiegraph.streams.table_files import discard_stale_table_files
 from tiegraph.streams.tenants import TenantDirectory
@@ -43,61 +47,99 @@ STOP_GRACE_S = 30.0  # a graceful stop commits what was processed; a hung one is
 COLLECTOR_THRESHOLDS = (20_000, 20, 100)
 
 
-def run_worker(settings: Settings, loglevel: str = "warn") -> int:
-    """Supervise a worker process (or, inside the supervisor's child, be the worker)."""
+ROLES = ("streams", "graph")
+
+
+def run_worker(settings: Settings, loglevel: str = "warn", role: str = "all") -> int:
+    """Supervise the worker's processes (or, inside the supervisor's child, be one of them)."""
+    if role not in (*ROLES, "all"):
+        raise ValueError(f"unknown worker role {role!r}: one of {', '.join(ROLES)} or all")
     if os.environ.get(_CHILD_ENV):
+        if role not in ROLES:
+            raise ValueError("a supervised worker process runs one role")
         try:
-            run_faust_worker(settings, loglevel)
+            run_faust_worker(settings, loglevel, role)
         except TopicMismatch as exc:
             log.error("%s", exc)
             return CONFIGURATION_ERROR
         return 0
-    return supervise([sys.executable, "-m", "tiegraph", "worker", "--loglevel", loglevel])
+    roles = ROLES if role == "all" else (role,)
+    command = [sys.executable, "-m", "tiegraph", "worker", "--loglevel", loglevel, "--role"]
+    return supervise({r: [*command, r] for r in roles})
 
 
-def supervise(argv: list[str]) -> int:
-    """Run `argv` and restart it with bounded backoff until SIGTERM or SIGINT; its exit code."""
+class _Supervised:
+    """One supervised process: its command, the running child and when to restart it."""
+
+    def __init__(self, name: str, argv: list[str]) -> None:
+        self.name, self.argv = name, argv
+        self.child: subprocess.Popen[bytes] | None = None
+        self.started = self.restart_at = 0.0
+        self.delay = 1.0
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        self.child = subprocess.Popen(self.argv, env={**os.environ, _CHILD_ENV: "1"})
+
+    def exited(self, now: float) -> int | None:
+        """The child's exit code if it exited since the last look (it is then scheduled for a restart)."""
+        if self.child is None or (code := self.child.poll()) is None:
+            return None
+        self.child = None
+        if now - self.started > 120:
+            self.delay = 1.0  # it ran well for a while: this is a fresh failure, not a crash loop
+        self.restart_at = now + self.delay
+        log.warning("worker process %s exited with code %s; restarting in %.0fs", self.name, code, self.delay)
+        self.delay = min(self.delay * 2, MAX_RESTART_DELAY_S)
+        return code
+
+
+def supervise(commands: dict[str, list[str]]) -> int:
+    """Run each command and restart each with bounded backoff until SIGTERM or SIGINT; the exit
+    code (the first non-zero one of the last children)."""
     setup_logging(logging.INFO)
     stopping = False
-    child: subprocess.Popen[bytes] | None = None
+    processes = [_Supervised(name, argv) for name, argv in commands.items()]
 
     def stop(signum: int, _: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
-        if child is not None and child.poll() is None:
-            child.send_signal(signum)
+        for process in processes:
+            if process.child is not None and process.child.poll() is None:
+                process.child.send_signal(signum)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    delay = 1.0
-    while True:
-        started = time.monotonic()
-        child = subprocess.Popen(argv, env={**os.environ, _CHILD_ENV: "1"})
-        code = _wait(child, lambda: stopping)
-        if stopping:
-            return code
-        if code == CONFIGURATION_ERROR:
-            log.error("the worker cannot run with this configuration (see above); not restarting it")
-            return code
-        if time.monotonic() - started > 120:
-            delay = 1.0  # it ran well for a while: this is a fresh failure, not a crash loop
-        log.warning("worker exited with code %s; restarting in %.0fs", code, delay)
-        time.sleep(delay)
-        delay = min(delay * 2, MAX_RESTART_DELAY_S)
+    for process in processes:
+        process.start()
+    while not stopping:
+        now = time.monotonic()
+        for process in processes:
+            if process.child is None and now >= process.restart_at and not stopping:
+                process.start()
+            elif process.exited(now) == CONFIGURATION_ERROR:
+                log.error("the worker cannot run with this configuration (see above); not restarting it")
+                stop(signal.SIGTERM, None)
+                return _wait_all(processes, CONFIGURATION_ERROR)
+        time.sleep(0.5)
+    return _wait_all(processes, 0)
 
 
-def _wait(child: subprocess.Popen[bytes], stopping: Callable[[], bool]) -> int:
-    """The child's exit code; once a stop was asked for, it gets STOP_GRACE_S before SIGKILL."""
-    deadline: float | None = None
-    while True:
+def _wait_all(processes: list[_Supervised], code: int) -> int:
+    """Wait for the children asked to stop, each given STOP_GRACE_S before SIGKILL; `code`, or
+    the first non-zero exit code among them."""
+    deadline = time.monotonic() + STOP_GRACE_S
+    for process in processes:
+        if process.child is None:
+            continue
         try:
-            return child.wait(timeout=0.5)
+            exit_code = process.child.wait(timeout=max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
-            if stopping():
-                deadline = deadline or time.monotonic() + STOP_GRACE_S
-                if time.monotonic() > deadline:
-                    log.warning("worker did not stop within %.0fs; killing it", STOP_GRACE_S)
-                    child.kill()
+            log.warning("worker process %s did not stop within %.0fs; killing it", process.name, STOP_GRACE_S)
+            process.child.kill()
+            exit_code = process.child.wait()
+        code = code or exit_code
+    return code
 
 
 async def load_tenant_directory(settings: Settings) -> TenantDirectory:
@@ -124,20 +166,25 @@ def tune_collector() -> None:
     gc.set_threshold(*COLLECTOR_THRESHOLDS)
 
 
-def run_faust_worker(settings: Settings, loglevel: str) -> None:
-    """Create topics and schema if needed, then run every agent until stopped (SIGTERM/SIGINT)."""
+def run_faust_worker(settings: Settings, loglevel: str, role: str) -> None:
+    """Create topics and schema if needed, then run the role's agents until stopped (SIGTERM/SIGINT)."""
     asyncio.run(prepare(settings))
-    asyncio.run(
-        ensure_changelog_topics(
-            settings.kafka_bootstrap, settings.app_id, settings.topic_partitions, settings.topic_replication
+    streams = role == "streams"
+    if streams:
+        asyncio.run(
+            ensure_changelog_topics(
+                settings.kafka_bootstrap, settings.app_id, settings.topic_partitions, settings.topic_replication
+            )
         )
-    )
     tenants = asyncio.run(load_tenant_directory(settings))
-    serve_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
+    # The graph writer's metrics on the next port (README "Operations").
+    port = settings.worker_metrics_port
+    serve_metrics(port if streams or not port else port + 1, settings.worker_metrics_host)
     # A fresh driver: the async driver belongs to the event loop that used it; Faust runs its own loop.
-    app = create_app(settings, connect_graph(settings), tenants)
+    graph = connect_graph(settings)
+    app = create_app(settings, graph, tenants) if streams else create_graph_writer(settings, graph, tenants)
     setup_logging(loglevel.upper() if loglevel.upper() != "WARN" else "WARNING")
-    if settings.store.startswith("rocksdb"):  # before Faust opens the files (streams/table_files.py)
+    if streams and settings.store.startswith("rocksdb"):  # before Faust opens the files (streams/table_files.py)
         tabledir = Path(app.conf.tabledir)
         asyncio.run(discard_stale_table_files(settings.kafka_bootstrap, tabledir, settings.app_id))
     tune_collector()
