@@ -4,6 +4,7 @@ and Prometheus; after a restart the lag drains to 0 and freshness recovers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -66,10 +67,8 @@ async def watch_worker_metrics(stack: Stack, highest: dict[str, float]) -> None:
         while True:
             text = ""
             for url in urls:
-                try:
+                with contextlib.suppress(httpx.HTTPError):  # the process is still starting (or restarting)
                     text += (await client.get(url)).text
-                except httpx.HTTPError:
-                    pass  # the process is still starting (or restarting)
             for name, labels in WATCHED_WORKER_SAMPLES:
                 value = prometheus_value(text, name, labels)
                 if value is not None:
