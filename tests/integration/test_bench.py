@@ -101,6 +101,7 @@ def test_bench_smoke_run_reports_every_figure(stack: Stack) -> None:
     # Memory at scale: one worker (RocksDB store) built exactly the ties scale.py's mail makes.
     assert figures["scale_ties"] == 3000 and figures["scale_store"] == "rocksdb://"
     assert figures["worker_rss_mb"] > 0 and figures["worker_rss_throughput_runs_mb"] > 0
+    assert figures["worker_rss_writer_mb"] > 0  # the graph writer's process, apart
     assert figures["scale_tables_disk_mb"] > 0
     assert "pipeline vs lower limit" in result.stdout and "queries at" in result.stdout
     # Every run's topics and changelogs are deleted (Kafka deletes asynchronously: a marked topic
