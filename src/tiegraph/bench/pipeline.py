@@ -252,15 +252,17 @@ async def _run_pipeline(
         stages, writers = (
             [pid for p in processes for pid in worker_pids(p.pid, role)] for role in ("streams", "graph")
         )
-        cpu_before = cpu_now(stages + writers, engines)
-        stages_before, writers_before = cpu_now(stages, {}), cpu_now(writers, {})
+        cpu_before = cpu_now(stages, engines)
+        writers_before = cpu_now(writers, {})
         started = time.perf_counter()
         produce_s = await _produce(settings.kafka_bootstrap, names[t.MAIL_MESSAGES], corpus)
         await wait_for_zero_lag(settings.kafka_bootstrap, app_id, names.all(), timeout=1800, settle=1)
         pipeline_s = time.perf_counter() - started
-        cpu = cpu_since(cpu_before, stages + writers, engines)
-        cpu["stages"] = cpu_since(stages_before, stages, {})["worker"]
-        cpu["writer"] = cpu_since(writers_before, writers, {})["worker"]
+        cpu = cpu_since(cpu_before, stages, engines)
+        stages_s, writer_s = cpu.pop("worker"), cpu_since(writers_before, writers, {})["worker"]
+        # the worker's CPU is its processes' together (None: one of them was restarted meanwhile)
+        both = None if stages_s is None or writer_s is None else round(stages_s + writer_s, 2)
+        cpu |= {"stages": stages_s, "writer": writer_s, "worker": both}
         rss = max(_peak_rss_mb(p.pid) for p in processes)
         writer_rss = max(_peak_rss_mb(p.pid, "graph") for p in processes)
         writes = [graph_write_seconds(worker_metrics(port + 1)) for port in ports]  # the graph writers
@@ -299,7 +301,8 @@ def _disk_mb(path: Path) -> float:
 async def _delete_run(settings: Settings, names: t.TopicNames, app_id: str) -> None:
     """Delete a run's topics and table files, best effort: a failed cleanup is a warning, never the
     bench's result."""
-    shutil.rmtree(_tables_dir(settings, app_id), ignore_errors=True)
+    for directory in (_tables_dir(settings, app_id), _tables_dir(settings, t.graph_writer_group(app_id))):
+        shutil.rmtree(directory, ignore_errors=True)  # the graph writer's holds no tables, only Faust's own
     try:
         await t.delete_pipeline(settings.kafka_bootstrap, names, app_id)
     except StreamUnavailable as exc:
