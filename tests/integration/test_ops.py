@@ -65,15 +65,15 @@ async def watch_worker_metrics(stack: Stack, highest: dict[str, float]) -> None:
     urls = [f"http://127.0.0.1:{p}/metrics" for p in (port, port + 1)]  # the stages', the graph writer's
     async with httpx.AsyncClient(timeout=5) as client:
         while True:
-            text = ""
-            for url in urls:
+            for url in urls:  # each process exports every metric, its own figures in it
+                text = ""
                 with contextlib.suppress(httpx.HTTPError):  # the process is still starting (or restarting)
-                    text += (await client.get(url)).text
-            for name, labels in WATCHED_WORKER_SAMPLES:
-                value = prometheus_value(text, name, labels)
-                if value is not None:
-                    key = f"{name}{{{labels}}}"
-                    highest[key] = max(value, highest.get(key, 0.0))
+                    text = (await client.get(url)).text
+                for name, labels in WATCHED_WORKER_SAMPLES:
+                    value = prometheus_value(text, name, labels)
+                    if value is not None:
+                        key = f"{name}{{{labels}}}"
+                        highest[key] = max(value, highest.get(key, 0.0))
             await asyncio.sleep(0.5)
 
 
