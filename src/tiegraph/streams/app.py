@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import faust
 from faust.types import EventT, SchemaT, StreamT, TableT
@@ -57,8 +57,6 @@ from tiegraph.streams.tenants import TenantDirectory
 from tiegraph.streams.watchdog import StallWatch
 
 log = logging.getLogger(__name__)
-R = TypeVar("R")
-STALL_CHECK_S = 5.0
 
 
 def _authored(key: str, stored: dict[str, str] | None) -> Authored | None:

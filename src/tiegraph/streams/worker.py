@@ -45,9 +45,7 @@ STOP_GRACE_S = 30.0  # a graceful stop commits what was processed; a hung one is
 # The collector's thresholds in the worker (gen 0: tracked objects allocated net; gen 1 and 2:
 # collections of the generation below). See `tune_collector`.
 COLLECTOR_THRESHOLDS = (20_000, 20, 100)
-
-
-ROLES = ("streams", "graph")
+ROLES = ("streams", "graph")  # the stream stages (streams/app.py), the graph writer (streams/graph_writer.py)
 
 
 def run_worker(settings: Settings, loglevel: str = "warn", role: str = "all") -> int:
@@ -89,7 +87,8 @@ class _Supervised:
         if now - self.started > 120:
             self.delay = 1.0  # it ran well for a while: this is a fresh failure, not a crash loop
         self.restart_at = now + self.delay
-        log.warning("worker process %s exited with code %s; restarting in %.0fs", self.name, code, self.delay)
+        if code != CONFIGURATION_ERROR:
+            log.warning("worker process %s exited with code %s; restarting in %.0fs", self.name, code, self.delay)
         self.delay = min(self.delay * 2, MAX_RESTART_DELAY_S)
         return code
 
@@ -118,7 +117,7 @@ def supervise(commands: dict[str, list[str]]) -> int:
             if process.child is None and now >= process.restart_at and not stopping:
                 process.start()
             elif process.exited(now) == CONFIGURATION_ERROR:
-                log.error("the worker cannot run with this configuration (see above); not restarting it")
+                log.error("worker process %s cannot run with this configuration (see above); stopping", process.name)
                 stop(signal.SIGTERM, None)
                 return _wait_all(processes, CONFIGURATION_ERROR)
         time.sleep(0.5)
