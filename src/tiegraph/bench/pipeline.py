@@ -523,8 +523,9 @@ def print_table(result: dict[str, Any]) -> None:
         ),
         (
             f"worker peak RSS at {result['scale_ties']:,} ties",
-            f"{result['worker_rss_mb']} MB, the stream stages' process (goal <= 1024; its graph writer "
-            f"{result['worker_rss_writer_mb']} MB; {result['scale_store']} store, tables "
+            f"{result['worker_rss_mb']} MB the stream stages' process, {result['worker_rss_writer_mb']} MB its "
+            f"graph writer, {result['worker_rss_mb'] + result['worker_rss_writer_mb']:.1f} MB together (goal <= 1024; "
+            f"{result['scale_store']} store, tables "
             f"{result['scale_tables_disk_mb']} MB on disk; {result['scale_messages']:,} messages settled in "
             f"{result['scale_pipeline_s']} s)",
         ),

@@ -74,10 +74,11 @@ class _Supervised:
         self.child: subprocess.Popen[bytes] | None = None
         self.started = self.restart_at = 0.0
         self.delay = 1.0
+        self.told_to_stop = False  # whether the running child was sent the stop signal
 
     def start(self) -> None:
         self.started = time.monotonic()
-        self.child = subprocess.Popen(self.argv, env={**os.environ, _CHILD_ENV: "1"})
+        self.child, self.told_to_stop = subprocess.Popen(self.argv, env={**os.environ, _CHILD_ENV: "1"}), False
 
     def exited(self, now: float) -> int | None:
         """The child's exit code if it exited since the last look (it is then scheduled for a restart)."""
@@ -106,6 +107,7 @@ def supervise(commands: dict[str, list[str]]) -> int:
         for process in processes:
             if process.child is not None and process.child.poll() is None:
                 process.child.send_signal(signum)
+                process.told_to_stop = True
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -127,6 +129,9 @@ def supervise(commands: dict[str, list[str]]) -> int:
 def _wait_all(processes: list[_Supervised], code: int) -> int:
     """Wait for the children asked to stop, each given STOP_GRACE_S before SIGKILL; `code`, or
     the first non-zero exit code among them."""
+    for process in processes:  # one started while the stop signal was being handled was not told yet
+        if process.child is not None and not process.told_to_stop:
+            process.child.terminate()
     deadline = time.monotonic() + STOP_GRACE_S
     for process in processes:
         if process.child is None:
