@@ -119,7 +119,8 @@ def supervise(commands: dict[str, list[str]]) -> int:
             if process.child is None and now >= process.restart_at and not stopping:
                 process.start()
             elif process.exited(now) == CONFIGURATION_ERROR:
-                log.error("worker process %s cannot run with this configuration (see above); stopping", process.name)
+                name = process.name
+                log.error("worker process %s cannot run with this configuration (see above); not restarting", name)
                 stop(signal.SIGTERM, None)
                 return _wait_all(processes, CONFIGURATION_ERROR)
         time.sleep(0.5)
