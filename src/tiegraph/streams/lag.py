@@ -166,7 +166,7 @@ async def wait_for_stable_group(bootstrap: str, app_id: str, timeout: float = 12
         try:
             await admin.start()
             # one group per request: aiokafka fails to decode a response describing several
-            # ("Buffer underrun decoding string", aiokafka 0.12)
+            # ("Buffer underrun decoding string", aiokafka 0.14)
             described = [
                 (await admin.describe_consumer_groups([group]))[0].to_object()["groups"][0] for group in groups
             ]
