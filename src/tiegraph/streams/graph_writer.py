@@ -61,9 +61,10 @@ def create_graph_writer(settings: Settings, graph: GraphStore, tenants: TenantDi
     tie_updates, alias_records, counters = (
         pipeline_topic(app, settings, name) for name in (t.TIE_UPDATES, t.ALIASES, t.COUNTERS)
     )
+    names = t.TopicNames(settings.topic_prefix)
     failures = SendFailures()
     app.sensors.add(failures)
-    rejects = DeadLetters(t.TopicNames(settings.topic_prefix)[t.DEAD_LETTERS])
+    rejects = DeadLetters(names[t.DEAD_LETTERS])
     load_tenants = refresh_tenants(app, graph, tenants)
     watch = StallWatch(settings.stall_seconds)
     waits = WriteWaits()  # the writes' waits for Neo4j, for the heartbeat and the stall watchdog
@@ -131,5 +132,5 @@ def create_graph_writer(settings: Settings, graph: GraphStore, tenants: TenantDi
                 log.warning("cannot write the worker heartbeat: %s", str(exc) or "Neo4j did not answer within 10s")
             await asyncio.sleep(HEARTBEAT_S)
 
-    watch_for_stalls(app, settings, t.TopicNames(settings.topic_prefix).read_by(writer=True), watch, waits)
+    watch_for_stalls(app, settings, names.read_by(writer=True), watch, waits)
     return app
