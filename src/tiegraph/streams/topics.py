@@ -8,6 +8,7 @@ import functools
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 import orjson
@@ -147,6 +148,8 @@ class _StdlibJsonKeys(codecs.Codec):
     entry written under the old ones, to come back at the next restore."""
 
     def _dumps(self, obj: Any) -> bytes:
+        if isinstance(obj, str):  # every key the tables have: what json.dumps ends at, without its set-up
+            return encode_basestring_ascii(obj).encode()
         return json.dumps(obj, separators=(",", ":")).encode()
 
     def _loads(self, s: bytes) -> Any:
