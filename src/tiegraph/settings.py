@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     # operations (README "Operations")
     worker_metrics_port: int = 9464  # the worker's Prometheus /metrics; 0 = not served
     worker_metrics_host: str = "127.0.0.1"  # 0.0.0.0 where Prometheus scrapes from another host
-    heartbeat_max_age_s: float = 30.0  # /readyz fails when no worker heartbeat is more recent
+    heartbeat_max_age_s: float = 30.0  # /readyz fails when the graph writers' or stream stages' newest beat is older
     write_stuck_s: float = 30.0  # /readyz fails while a worker's graph write has waited this long
     ready_check_timeout_s: float = 5.0  # each /readyz check answers within this, or counts as failed
     ops_token: SecretStr = SecretStr("")  # the ops page's operator token; empty = open (development only)

@@ -135,10 +135,11 @@ async def test_stopped_worker_backlog_shows_as_lag_then_drains_and_freshness_rec
         graph = doc["graph"]
         assert isinstance(graph, dict)
         assert graph["delay_p99_s"] is not None and graph["delay_p99_s"] > 0
-        assert graph["workers_alive"] >= 1
+        assert graph["workers_alive"] >= 1 and graph["stage_workers_alive"] >= 1  # both processes beat
         assert (await api.get("/readyz")).status_code == 200
 
-        await eventually(api_metrics, lambda t: prometheus_value(t, "tiegraph_consumer_lag_total") == 0)
+        text = await eventually(api_metrics, lambda t: prometheus_value(t, "tiegraph_consumer_lag_total") == 0)
+        assert (prometheus_value(text, "tiegraph_stage_workers_alive") or 0) >= 1
         await asyncio.sleep(1.5)  # one more scrape after the graph caught up
     finally:
         watcher.cancel()

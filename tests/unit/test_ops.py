@@ -1,24 +1,37 @@
-"""Operations, the pure parts: freshness bookkeeping, lag and dead-letter summaries, the page's
-escaping, the bounded history, and JSON logs that carry tenant and mailbox."""
+"""Operations, the pure parts: freshness bookkeeping, the worker processes' heartbeats and
+readiness, lag and dead-letter summaries, the page's escaping, the bounded history, and JSON logs
+that carry tenant and mailbox."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 import socket
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 import pytest
+from prometheus_client import REGISTRY
 
-from tiegraph.api.monitoring import OpsHistory, sample_of
+from tiegraph.api.monitoring import OpsHistory, sample_of, set_report_gauges
 from tiegraph.api.opspage import render_page
 from tiegraph.core.model import TieModel
 from tiegraph.core.records import Interaction
 from tiegraph.core.ties import Tie, apply_interaction
 from tiegraph.logs import log_context, setup_logging
-from tiegraph.operations import dead_letter_summary, format_lag_report, graph_freshness, stage_freshness
+from tiegraph.operations import (
+    dead_letter_summary,
+    format_lag_report,
+    graph_freshness,
+    stage_freshness,
+    worker_readiness,
+)
+from tiegraph.settings import Settings
+from tiegraph.streams.faust_app import write_heartbeats
 from tiegraph.streams.lag import PartitionLag
-from tiegraph.streams.metrics import Freshness, percentile, serve_metrics
+from tiegraph.streams.metrics import GRAPH_WRITER, STREAM_STAGES, Freshness, percentile, serve_metrics
 
 NOW = 1_800_000_000.0
 
@@ -50,15 +63,14 @@ def test_interaction_wire_form_keeps_origin_and_reads_records_without_it() -> No
 
 
 def test_freshness_measures_event_to_graph_delay_per_written_tie() -> None:
-    freshness = Freshness(worker_id="w1")
+    freshness = Freshness()
     updates = [{"origin_ms": int((NOW - 4) * 1000)}, {"origin_ms": int((NOW - 2) * 1000)}, {"origin_ms": 0}]
     freshness.ties_written(updates, NOW)
-    status = freshness.status("app", NOW + 1)
-    assert status["id"] == "w1" and status["app_id"] == "app"
+    status = freshness.status()
     assert status["last_origin_ms"] == int((NOW - 2) * 1000)
     assert status["ties_written"] == 3  # the tie with no origin is written, just not timed
     assert status["delay_p50_s"] in (2.0, 4.0) and status["delay_p99_s"] == 4.0
-    assert status["last_written_at"] == NOW and status["heartbeat_at"] == NOW + 1
+    assert status["last_written_at"] == NOW
 
 
 def test_percentile_by_nearest_rank() -> None:
@@ -91,6 +103,7 @@ def test_graph_freshness_from_heartbeats() -> None:
     assert graph["newest_origin_age_s"] == 10.0  # a stopped worker's writes are still in the graph
     assert graph["delay_p99_s"] == 2.0  # delays from the live worker
     assert graph["heartbeat_age_s"] == 3.0 and graph["workers_alive"] == 1
+    assert graph["stage_workers_alive"] == 0  # heartbeats without a role are graph writers'
     assert graph_freshness([], NOW, 30) == {
         "newest_origin_ms": None,
         "newest_origin_age_s": None,
@@ -98,7 +111,106 @@ def test_graph_freshness_from_heartbeats() -> None:
         "delay_p99_s": None,
         "heartbeat_age_s": None,
         "workers_alive": 0,
+        "stage_workers_alive": 0,
     }
+
+
+def beat(role: str | None, age_s: float, **fields: object) -> dict[str, object]:
+    """A (:WorkerStatus) as read back, `age_s` old; role None = a worker from before roles."""
+    status: dict[str, object] = {"id": f"host:{role}", "app_id": "app", "heartbeat_at": NOW - age_s, **fields}
+    return status if role is None else {**status, "role": role}
+
+
+def test_graph_freshness_counts_each_process_and_times_only_the_graph_writers() -> None:
+    statuses = [
+        beat("streams", 1),  # newest first, as Neo4j returns them
+        beat("graph", 2, last_origin_ms=int((NOW - 20) * 1000), delay_p99_s=3.0),
+        beat("streams", 4),
+        beat("streams", 400),
+    ]
+    graph = graph_freshness(statuses, NOW, max_age_s=30)
+    assert graph["workers_alive"] == 1 and graph["stage_workers_alive"] == 2
+    assert graph["heartbeat_age_s"] == 2.0  # the graph writer's, not the newer stage heartbeat
+    assert graph["delay_p99_s"] == 3.0 and graph["newest_origin_age_s"] == 20.0
+
+
+def test_the_worker_is_ready_when_both_processes_beat() -> None:
+    assert worker_readiness([beat("streams", 5), beat("graph", 3)], NOW, 30, write_stuck_s=30) == "ok"
+    # a worker from before roles wrote its graph writer's heartbeat without one
+    assert worker_readiness([beat(None, 3), beat("streams", 5)], NOW, 30, write_stuck_s=30) == "ok"
+
+
+@pytest.mark.parametrize(
+    ("statuses", "says"),
+    [
+        ([beat(None, 3)], "no stream-stage heartbeat yet"),  # workers from before roles: no stage heartbeat
+        ([beat("graph", 3)], "no stream-stage heartbeat yet"),
+        ([beat("streams", 3)], "no graph-writer heartbeat yet"),
+        ([beat("graph", 3), beat("streams", 41)], "newest stream-stage heartbeat is 41 s old (required within 30 s)"),
+        ([beat("streams", 3), beat("graph", 41)], "newest graph-writer heartbeat is 41 s old (required within 30 s)"),
+    ],
+)
+def test_the_worker_is_not_ready_and_says_which_process_is_missing_or_stale(
+    statuses: list[dict[str, object]], says: str
+) -> None:
+    message = worker_readiness(statuses, NOW, 30, write_stuck_s=30)
+    assert says in message and "heartbeat" in message
+
+
+def test_a_stopped_worker_is_reported_for_both_processes() -> None:
+    message = worker_readiness([beat("graph", 50), beat("streams", 45)], NOW, 30, write_stuck_s=30)
+    assert message == (
+        "newest graph-writer heartbeat is 50 s old (required within 30 s); "
+        "newest stream-stage heartbeat is 45 s old (required within 30 s)"
+    )
+    assert worker_readiness([], NOW, 30, write_stuck_s=30).count("heartbeat yet") == 2
+
+
+def test_a_live_graph_writer_waiting_on_neo4j_makes_the_worker_unready() -> None:
+    stuck = beat("graph", 3, write_waiting_s=37.0, write_error="Neo4j busy")
+    assert worker_readiness([stuck, beat("streams", 2)], NOW, 30, write_stuck_s=30) == (
+        "worker host:graph: a graph write has waited 37 s for Neo4j (Neo4j busy)"
+    )
+    gone = beat("graph", 90, write_waiting_s=37.0)  # a dead writer's last word does not count
+    assert worker_readiness([beat("graph", 3), gone, beat("streams", 2)], NOW, 30, write_stuck_s=30) == "ok"
+
+
+async def test_each_worker_process_writes_its_own_heartbeat_with_its_role() -> None:
+    """The stream stages and the graph writer start the same heartbeat loop; only the graph
+    writer's carries its freshness figures."""
+    written: list[dict[str, Any]] = []
+    loops: list[Callable[[], Awaitable[None]]] = []
+
+    class Graph:
+        async def write_worker_status(self, status: dict[str, Any]) -> None:
+            written.append(status)
+
+    class App:
+        def task(self, loop: Callable[[], Awaitable[None]]) -> None:
+            loops.append(loop)
+
+    settings = Settings(app_id="app")
+    write_heartbeats(cast(Any, App()), settings, cast(Any, Graph()), STREAM_STAGES)
+    write_heartbeats(cast(Any, App()), settings, cast(Any, Graph()), GRAPH_WRITER, lambda: {"ties_written": 7})
+    running = [asyncio.ensure_future(loop()) for loop in loops]
+    try:
+        for _ in range(100):
+            if len(written) >= 2:  # the first beat is at start-up
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        for task in running:
+            task.cancel()
+    stages, writer = sorted(written, key=lambda status: status["role"] == GRAPH_WRITER)
+    assert stages.keys() == {"id", "app_id", "role", "heartbeat_at"} and stages["role"] == STREAM_STAGES
+    assert writer["role"] == GRAPH_WRITER and writer["ties_written"] == 7
+    assert stages["app_id"] == writer["app_id"] == "app"
+
+
+def test_the_stage_processes_alive_gauge_follows_the_report() -> None:
+    set_report_gauges({**lag_doc(), "graph": {"workers_alive": 1, "stage_workers_alive": 2}})
+    assert REGISTRY.get_sample_value("tiegraph_stage_workers_alive") == 2
+    assert REGISTRY.get_sample_value("tiegraph_workers_alive") == 1
 
 
 def test_dead_letter_summary_counts_reasons_and_keeps_the_newest() -> None:
@@ -133,6 +245,7 @@ def test_lag_report_in_words_names_every_stage() -> None:
     text = format_lag_report(lag_doc())
     assert text.startswith("total lag: 5")
     assert "derive" in text and "oldest waiting 30.0s" in text
+    assert "graph writers alive 0" in text and "stream-stage processes alive 0" in text
 
 
 def test_ops_page_escapes_what_mailboxes_and_dead_letters_say() -> None:
@@ -143,6 +256,7 @@ def test_ops_page_escapes_what_mailboxes_and_dead_letters_say() -> None:
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
     assert "<img src=x>" not in page
     assert 'id="lag-chart"' in page and "state-error" in page
+    assert "stream-stage processes alive 0" in page
 
 
 def test_json_logs_carry_tenant_and_mailbox() -> None:

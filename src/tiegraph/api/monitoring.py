@@ -39,8 +39,9 @@ STAGE_WAITING = Gauge(
 )
 GRAPH_AGE = Gauge("tiegraph_graph_newest_origin_age_seconds", "Age of the newest record whose tie reached the graph")
 DELAY_P99 = Gauge("tiegraph_event_to_graph_p99_seconds", "Event-to-graph delay p99 of recent ties (worker heartbeat)")
-HEARTBEAT_AGE = Gauge("tiegraph_worker_heartbeat_age_seconds", "Seconds since the newest worker heartbeat")
-WORKERS_ALIVE = Gauge("tiegraph_workers_alive", "Workers with a recent heartbeat")
+HEARTBEAT_AGE = Gauge("tiegraph_worker_heartbeat_age_seconds", "Seconds since the newest graph-writer heartbeat")
+WORKERS_ALIVE = Gauge("tiegraph_workers_alive", "Workers whose graph writer has a recent heartbeat")
+STAGE_WORKERS_ALIVE = Gauge("tiegraph_stage_workers_alive", "Workers whose stream stages have a recent heartbeat")
 MAILBOXES = Gauge("tiegraph_mailboxes", "Connected mailboxes per tenant and sync state", ["tenant", "state"])
 MAILBOX_ERRORS = Gauge("tiegraph_mailboxes_with_error", "Mailboxes whose last sync left an error", ["tenant"])
 SAMPLER_ERRORS = Gauge("tiegraph_ops_sample_failed", "1 when the last ops sample could not read Kafka or Neo4j")
@@ -87,6 +88,7 @@ def set_report_gauges(report: dict[str, Any]) -> None:
         if graph.get(key) is not None:
             gauge.set(graph[key])
     WORKERS_ALIVE.set(graph.get("workers_alive", 0))
+    STAGE_WORKERS_ALIVE.set(graph.get("stage_workers_alive", 0))
 
 
 def set_mailbox_gauges(mailboxes: list[dict[str, Any]]) -> None:

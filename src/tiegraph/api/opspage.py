@@ -101,8 +101,9 @@ def lag_summary(report: Mapping[str, Any] | None, error: str | None) -> str:
         f'<p>Total lag <b id="total-lag">{report["total_lag"]}</b> · newest record in the graph '
         f"{escape(_age(graph.get('newest_origin_age_s')))} old · event-to-graph p50 "
         f"{escape(_age(graph.get('delay_p50_s')))}, p99 {escape(_age(graph.get('delay_p99_s')))} · "
-        f"workers alive {escape(str(graph.get('workers_alive', '–')))}, last heartbeat "
-        f"{escape(_age(graph.get('heartbeat_age_s')))} ago</p>"
+        f"graph writers alive {escape(str(graph.get('workers_alive', '–')))} (last heartbeat "
+        f"{escape(_age(graph.get('heartbeat_age_s')))} ago), stream-stage processes alive "
+        f"{escape(str(graph.get('stage_workers_alive', '–')))}</p>"
     )
     return facts + table
 

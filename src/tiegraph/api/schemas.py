@@ -133,7 +133,8 @@ class Lag(BaseModel):
     graph: dict[str, Any] = Field(
         default_factory=dict,
         description="newest_origin_ms/_age_s: the newest record that reached the graph; delay_p50_s/p99_s: "
-        "event-to-graph delay of recent ties; heartbeat_age_s, workers_alive",
+        "event-to-graph delay of recent ties; heartbeat_age_s, workers_alive: the graph writers' heartbeats; "
+        "stage_workers_alive: stream-stage processes with a recent heartbeat",
     )
     at: float = 0.0
 

@@ -214,8 +214,8 @@ ORDER BY a, b
 
 # -- operations (ops page, lag and readiness) ---------------------------------------------------
 
-# One node per worker process, rewritten every few seconds; heartbeats older than a day are
-# dropped here so restarted workers do not pile up.
+# One node per worker process (`role`: its stream stages or its graph writer), rewritten every
+# few seconds; heartbeats older than a day are dropped here so restarted workers do not pile up.
 WRITE_WORKER_STATUS = """
 MERGE (w:WorkerStatus {id: $status.id})
 SET w += $status

@@ -233,7 +233,7 @@ class GraphStore(NetworkStore):
             await self._write(cypher.WRITE_COUNTERS, rows=list(rows))
 
     async def write_worker_status(self, status: dict[str, Any]) -> None:
-        """A worker's heartbeat and freshness (streams/metrics.py `Freshness.status`)."""
+        """A worker process's heartbeat (streams/faust_app.py `write_heartbeats`)."""
         await self._write(cypher.WRITE_WORKER_STATUS, status=status)
 
     async def put_mailbox(self, mailbox: dict[str, Any]) -> None:

@@ -50,6 +50,7 @@ from tiegraph.streams.faust_app import (
     refresh_tenants,
     tenant_of_key,
     watch_for_stalls,
+    write_heartbeats,
 )
 from tiegraph.streams.intake import take_batches
 from tiegraph.streams.state import BatchCounts, DistinctCounts, TieCache, scan_items, tie_records
@@ -382,4 +383,5 @@ def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) 
 
     refresh_tenants(app, graph, tenants)
     watch_for_stalls(app, settings, names.read_by(writer=False), StallWatch(settings.stall_seconds))
+    write_heartbeats(app, settings, graph, metrics.STREAM_STAGES)
     return app

@@ -1,7 +1,7 @@
 """What the worker's two Faust apps share: the stream stages (streams/app.py) and the graph writer
 (streams/graph_writer.py) run as separate processes, each its own consumer group, with the same
 Kafka settings, consumer guards (streams/delivery.py) and upkeep: the tenant directory refreshed
-every 10 s and a stall watchdog over the partitions the process owns.
+every 10 s, a stall watchdog over the partitions the process owns and a heartbeat in Neo4j.
 
 Two processes, not one: the writer's share of the work (decoding tie updates, building rows, the
 Neo4j driver's packing and I/O) took a sixth of the single worker's CPU, and the consumer plumbing
@@ -15,8 +15,9 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,6 +40,8 @@ from tiegraph.streams.watchdog import StallWatch
 log = logging.getLogger(__name__)
 R = TypeVar("R")
 STALL_CHECK_S = 5.0
+HEARTBEAT_S = 5.0
+HEARTBEAT_WRITE_TIMEOUT_S = 10.0  # a frozen Neo4j must not hold the heartbeat loop past its next beats
 
 
 def new_app(settings: Settings, app_id: str, datadir: Path, *, web: bool) -> GuardedApp:
@@ -123,6 +126,32 @@ def watch_for_stalls(
                     os.kill(os.getpid(), signal.SIGTERM)
 
     app.task(watching)
+
+
+def write_heartbeats(
+    app: faust.App,
+    settings: Settings,
+    graph: GraphStore,
+    role: str,
+    details: Callable[[], Mapping[str, Any]] = dict,
+) -> None:
+    """This process's `(:WorkerStatus)` in Neo4j every 5 s, for /readyz and `tiegraph lag`: its id
+    (hostname:pid), app_id, `role` (metrics.STREAM_STAGES or metrics.GRAPH_WRITER), heartbeat_at
+    and `details()` (the graph writer's freshness and write waits). Each of the worker's processes
+    beats for itself: a dead or wedged one goes stale while the other beats on."""
+    worker_id = f"{socket.gethostname()}:{os.getpid()}"
+
+    async def heartbeat() -> None:  # a loop, not a timer: the first beat is at start-up
+        while True:
+            status = {"id": worker_id, "app_id": settings.app_id, "role": role, "heartbeat_at": time.time()}
+            try:
+                await asyncio.wait_for(graph.write_worker_status({**status, **details()}), HEARTBEAT_WRITE_TIMEOUT_S)
+            except (GraphUnavailable, TimeoutError) as exc:
+                timed_out = f"Neo4j did not answer within {HEARTBEAT_WRITE_TIMEOUT_S:.0f}s"
+                log.warning("cannot write the worker heartbeat: %s", str(exc) or timed_out)
+            await asyncio.sleep(HEARTBEAT_S)
+
+    app.task(heartbeat)
 
 
 def tenant_of_key(key: bytes | None) -> str:

@@ -10,13 +10,13 @@ they describe, and every write sets absolute values keyed by it, guarded by the 
 a replay, or a batch a writer lost in a rebalance, changes nothing. A batch is acked only once
 Neo4j has it (streams/backpressure.py retries until then).
 
-It writes the worker heartbeat, `(:WorkerStatus)`: freshness is measured here, where an event
-reaches the graph (streams/metrics.py).
+Its heartbeat, `(:WorkerStatus)` with role "graph" (streams/faust_app.py `write_heartbeats`; the
+stream stages write their own), carries the worker's freshness: it is measured here, where an
+event reaches the graph (streams/metrics.py), along with how long a write has waited for Neo4j.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -26,7 +26,6 @@ import faust
 from faust.types import EventT, StreamT
 
 from tiegraph.core.aliases import Alias
-from tiegraph.errors import GraphUnavailable
 from tiegraph.graph.neo4j import GraphStore, alias_row, tie_row
 from tiegraph.settings import Settings
 from tiegraph.streams import metrics
@@ -34,13 +33,19 @@ from tiegraph.streams import topics as t
 from tiegraph.streams.backpressure import WriteWaits, write_until_done
 from tiegraph.streams.delivery import BatchDelivery, SendFailures
 from tiegraph.streams.erase import split_deletions
-from tiegraph.streams.faust_app import DeadLetters, new_app, pipeline_topic, refresh_tenants, watch_for_stalls
+from tiegraph.streams.faust_app import (
+    DeadLetters,
+    new_app,
+    pipeline_topic,
+    refresh_tenants,
+    watch_for_stalls,
+    write_heartbeats,
+)
 from tiegraph.streams.intake import take_batches
 from tiegraph.streams.tenants import TenantDirectory
 from tiegraph.streams.watchdog import StallWatch
 
 log = logging.getLogger(__name__)
-HEARTBEAT_S = 5.0
 
 
 def latest_per_key(events: Sequence[EventT[bytes]]) -> list[dict[str, Any]]:
@@ -120,17 +125,9 @@ def create_graph_writer(settings: Settings, graph: GraphStore, tenants: TenantDi
                 await write_until_done(graph.write_counters, rows, watch.reset, **waiting)
             yield len(rows)
 
-    @app.task  # type: ignore[untyped-decorator]  # a loop, not a timer: the first beat is at start-up
-    async def heartbeat() -> None:
-        """Ops: this writer's heartbeat and freshness in Neo4j every 5 s, for /readyz and `tiegraph lag`."""
-        while True:
-            try:
-                status = {**freshness.status(settings.app_id, time.time()), **waits.status(time.monotonic())}
-                # bounded: a frozen Neo4j must not hold the heartbeat loop past its next beats
-                await asyncio.wait_for(graph.write_worker_status(status), 10.0)
-            except (GraphUnavailable, TimeoutError) as exc:
-                log.warning("cannot write the worker heartbeat: %s", str(exc) or "Neo4j did not answer within 10s")
-            await asyncio.sleep(HEARTBEAT_S)
+    def freshness_and_waits() -> dict[str, Any]:
+        return {**freshness.status(), **waits.status(time.monotonic())}
 
+    write_heartbeats(app, settings, graph, metrics.GRAPH_WRITER, freshness_and_waits)
     watch_for_stalls(app, settings, names.read_by(writer=True), watch, waits)
     return app

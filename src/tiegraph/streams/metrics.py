@@ -3,15 +3,15 @@
 streams/app.py calls these at clear points (one line each): records in and rejected per stage,
 graph write latency around `write_until_done`, event-to-graph delay of written ties, and lag per
 partition from the stall watchdog's reading. The worker serves them on
-TIEGRAPH_WORKER_METRICS_PORT (`/metrics`), and writes a `(:WorkerStatus)` heartbeat to Neo4j so
-the API and `tiegraph lag` can report freshness and readiness without talking to a worker.
+TIEGRAPH_WORKER_METRICS_PORT (`/metrics`), and each of its processes writes a `(:WorkerStatus)`
+heartbeat to Neo4j (streams/faust_app.py `write_heartbeats`; the graph writer's carries the
+freshness kept here) so the API and `tiegraph lag` can report freshness and readiness without
+talking to a worker.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
@@ -51,6 +51,11 @@ CONSUMER_LAG = Gauge(
 TOTAL_LAG = Gauge("tiegraph_consumer_lag_total", "Sum of tiegraph_consumer_lag over every topic and partition")
 
 RECENT_DELAYS = 2000  # delays kept for the p50/p99 in the heartbeat
+
+# The `role` of a worker process's heartbeat: its stream stages (streams/app.py) or its graph
+# writer (streams/graph_writer.py), the names `tiegraph worker --role` takes.
+STREAM_STAGES = "streams"
+GRAPH_WRITER = "graph"
 
 
 def serve_metrics(port: int, host: str = "127.0.0.1") -> None:
@@ -104,8 +109,7 @@ def percentile(values: Iterable[float], q: float) -> float | None:
 class Freshness:
     """What reached the graph and how late: fed by the tie writer, read by the heartbeat."""
 
-    def __init__(self, worker_id: str | None = None, keep: int = RECENT_DELAYS) -> None:
-        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+    def __init__(self, keep: int = RECENT_DELAYS) -> None:
         self.newest_origin_ms = 0
         self.last_written_at = 0.0
         self.written = 0
@@ -126,12 +130,9 @@ class Freshness:
         if self.newest_origin_ms:
             NEWEST_ORIGIN.set(self.newest_origin_ms / 1000)
 
-    def status(self, app_id: str, now: float) -> dict[str, Any]:
-        """The (:WorkerStatus) properties for this worker's heartbeat."""
+    def status(self) -> dict[str, Any]:
+        """The freshness properties of the graph writer's (:WorkerStatus) heartbeat."""
         return {
-            "id": self.worker_id,
-            "app_id": app_id,
-            "heartbeat_at": now,
             "last_origin_ms": self.newest_origin_ms,
             "last_written_at": self.last_written_at,
             "ties_written": self.written,

@@ -31,7 +31,7 @@ from tiegraph.logs import setup_logging
 from tiegraph.settings import Settings
 from tiegraph.streams.app import create_app
 from tiegraph.streams.graph_writer import create_graph_writer
-from tiegraph.streams.metrics import serve_metrics
+from tiegraph.streams.metrics import GRAPH_WRITER, STREAM_STAGES, serve_metrics
 from tiegraph.streams.table_files import discard_stale_table_files
 from tiegraph.streams.tenants import TenantDirectory
 from tiegraph.streams.topics import ensure_changelog_topics
@@ -45,7 +45,7 @@ STOP_GRACE_S = 30.0  # a graceful stop commits what was processed; a hung one is
 # The collector's thresholds in the worker (gen 0: tracked objects allocated net; gen 1 and 2:
 # collections of the generation below). See `tune_collector`.
 COLLECTOR_THRESHOLDS = (20_000, 20, 100)
-ROLES = ("streams", "graph")  # the stream stages (streams/app.py), the graph writer (streams/graph_writer.py)
+ROLES = (STREAM_STAGES, GRAPH_WRITER)  # the stream stages (streams/app.py), the graph writer (streams/graph_writer.py)
 
 
 def run_worker(settings: Settings, loglevel: str = "warn", role: str = "all") -> int:
@@ -174,7 +174,7 @@ def tune_collector() -> None:
 def run_faust_worker(settings: Settings, loglevel: str, role: str) -> None:
     """Create topics and schema if needed, then run the role's agents until stopped (SIGTERM/SIGINT)."""
     asyncio.run(prepare(settings))
-    streams = role == "streams"
+    streams = role == STREAM_STAGES
     if streams:
         asyncio.run(
             ensure_changelog_topics(

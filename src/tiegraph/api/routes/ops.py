@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from tiegraph.api.deps import GraphDep, SettingsDep, TenantDep
 from tiegraph.api.schemas import ErrorBody, Health, Lag, Stats
 from tiegraph.errors import GraphUnavailable, StreamUnavailable
-from tiegraph.operations import graph_freshness, lag_report
+from tiegraph.operations import lag_report, worker_readiness
 from tiegraph.streams.lag import read_lag
 
 router = APIRouter(tags=["ops"])
@@ -39,7 +39,7 @@ async def healthz() -> Health:
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
 async def readyz(graph: GraphDep, settings: SettingsDep) -> Health | JSONResponse:
-    """Neo4j and Kafka answer, a worker's heartbeat is recent and no worker's graph writer is stuck;
+    """Neo4j and Kafka answer, both worker processes' heartbeats are recent and no graph writer is stuck;
     503 with the failing check otherwise. Every check answers within `ready_check_timeout_s`: a
     frozen Neo4j must make the probe fail, not hang."""
     checks = {
@@ -76,21 +76,11 @@ async def _kafka_check(settings: SettingsDep) -> str:
 
 
 async def worker_check(graph: GraphDep, settings: SettingsDep) -> str:
-    """ "ok" when some worker of the consumer group wrote a heartbeat within heartbeat_max_age_s
-    and no live worker reports a graph write waiting longer than write_stuck_s."""
+    """ "ok" when both of a worker's processes (graph writer, stream stages) of the consumer group
+    wrote a heartbeat within heartbeat_max_age_s and no live worker reports a graph write waiting
+    longer than write_stuck_s (operations.worker_readiness)."""
     try:
         statuses = await graph.worker_statuses(settings.app_id)
     except GraphUnavailable as exc:
         return f"cannot read worker heartbeats: {exc}"
-    now, limit = time.time(), settings.heartbeat_max_age_s
-    age = graph_freshness(statuses, now, limit)["heartbeat_age_s"]
-    if age is None:
-        return f"no worker heartbeat yet (a worker writes one every 5 s; required within {limit:.0f} s)"
-    if age > limit:
-        return f"newest worker heartbeat is {age:.0f} s old (required within {limit:.0f} s)"
-    for status in statuses:
-        waited = float(status.get("write_waiting_s") or 0)
-        if now - float(status.get("heartbeat_at") or 0) <= limit and waited > settings.write_stuck_s:
-            error = status.get("write_error") or "no answer yet"
-            return f"worker {status.get('id')}: a graph write has waited {waited:.0f} s for Neo4j ({error})"
-    return "ok"
+    return worker_readiness(statuses, time.time(), settings.heartbeat_max_age_s, settings.write_stuck_s)
