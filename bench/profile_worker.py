@@ -24,7 +24,7 @@ import uuid
 from pathlib import Path
 
 from tiegraph.bench import pipeline as p
-from tiegraph.bench.cpu import cpu_now, cpu_since, engine_pids, worker_metrics, worker_pids
+from tiegraph.bench.cpu import cpu_now, cpu_since, engine_pids, last_graph_write, worker_metrics, worker_pids
 from tiegraph.bench.scale import scale_corpus
 from tiegraph.settings import Settings
 from tiegraph.streams import topics as t
@@ -54,6 +54,15 @@ def _print_graph_writes(settings: Settings) -> None:
         if all(name in samples for name in wanted):
             seconds, batches, rows = (samples[name] for name in wanted)
             print(f"  graph writes of {kind}: {batches:.0f} batches, {rows:.0f} rows, {seconds:.2f} s waiting")
+
+
+async def _print_records(settings: Settings, names: t.TopicNames, app_id: str) -> None:
+    """Records produced per topic over the run, the tables' changelogs included: each is fetched,
+    decoded, written and acked once or more, by the worker and by Kafka."""
+    changelogs = [f"{app_id}-{table}-changelog" for table in t.TABLES]
+    counts = {name: await p._records_in(settings.kafka_bootstrap, name) for name in [*names.all(), *changelogs]}
+    shown = {name.removeprefix(names.prefix).removeprefix(f"{app_id}-"): n for name, n in counts.items() if n}
+    print("  records: " + ", ".join(f"{name} {n:,}" for name, n in shown.items()))
 
 
 def _worker_pid(supervisor: int, role: str) -> int:
@@ -95,11 +104,14 @@ async def _one_run(
                 py_spy,
             ]
             spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), time.time()
         watching = asyncio.create_task(_print_lag_timeline(settings, app_id, names)) if timeline else None
         await p._produce(settings.kafka_bootstrap, names[t.MAIL_MESSAGES], corpus)
         await wait_for_zero_lag(settings.kafka_bootstrap, app_id, names.all(), timeout=600, settle=1)
-        wall = time.perf_counter() - started
+        committed = time.perf_counter() - started
+        # as the bench times a run: to its last graph write (lag 0 comes a commit interval later)
+        writer_samples = worker_metrics(p._metrics_port(settings, 0) + 1)
+        wall = p.settled_seconds(started_at, committed, [last_graph_write(writer_samples)])
         if watching is not None:
             watching.cancel()
         used = {
@@ -108,8 +120,9 @@ async def _one_run(
         }
         cpu = ", ".join(f"{name} {seconds} s" for name, seconds in used.items())
         _print_graph_writes(settings)
+        await _print_records(settings, names, app_id)
         rate = len(corpus) / wall
-        print(f"{len(corpus)} msgs in {wall:.2f} s = {rate:,.0f} msgs/s; CPU: {cpu}")
+        print(f"{len(corpus)} msgs in {wall:.2f} s = {rate:,.0f} msgs/s (lag 0 at {committed:.2f} s); CPU: {cpu}")
         print(f"worker peak RSS {p._peak_rss_mb(supervisor.pid):.1f} MB ({store or settings.store} store)")
     finally:
         if spy is not None:

@@ -16,9 +16,10 @@ from tiegraph.bench.cpu import (
     cpu_since,
     engine_pids,
     graph_write_seconds,
+    last_graph_write,
     worker_metrics,
 )
-from tiegraph.bench.pipeline import describe_time_split
+from tiegraph.bench.pipeline import describe_time_split, settled_seconds
 from tiegraph.services.local import port_open
 from tiegraph.settings import Settings
 from tiegraph.streams import metrics
@@ -103,11 +104,31 @@ def test_a_workers_graph_write_time_is_read_from_its_metrics() -> None:
     assert samples['tiegraph_graph_rows_written_total{kind="ties"}'] >= 10
 
 
+def test_a_workers_last_graph_write_is_when_the_write_landed() -> None:
+    port = _free_port()
+    start_http_server(port, addr="127.0.0.1")
+    before = time.time()
+    with metrics.timed_graph_write("counters", 1):
+        time.sleep(0.05)
+    landed = last_graph_write(worker_metrics(port))
+    assert landed is not None and before + 0.05 <= landed <= time.time()
+
+
+def test_a_run_is_timed_to_its_last_graph_write_not_to_its_last_commit() -> None:
+    # two writers; the later write settles the graph, 9.5 s after the start (lag 0 came at 10.4 s)
+    assert settled_seconds(1000.0, 10.4, [1008.0, 1009.5]) == 9.5
+    # a writer without figures (metrics off, or restarted): lag 0 stands in
+    assert settled_seconds(1000.0, 10.4, [1009.5, None]) == 10.4
+    assert settled_seconds(1000.0, 10.4, []) == 10.4
+    # never past lag 0 (a clock stepped meanwhile)
+    assert settled_seconds(1000.0, 10.4, [1020.0]) == 10.4
+
+
 def test_a_worker_without_metrics_has_no_figures() -> None:
     port = _free_port()
     assert not port_open("127.0.0.1", port)
     samples = worker_metrics(port)  # nothing listens there
-    assert samples == {} and graph_write_seconds(samples) is None
+    assert samples == {} and graph_write_seconds(samples) is None and last_graph_write(samples) is None
     assert worker_metrics(0) == {}  # metrics switched off
 
 

@@ -85,6 +85,11 @@ def graph_write_seconds(samples: dict[str, float], kind: str = "ties") -> float 
     return samples.get(f'tiegraph_graph_write_seconds_sum{{kind="{kind}"}}')
 
 
+def last_graph_write(samples: dict[str, float]) -> float | None:
+    """When (Unix time) the worker's latest graph write of data landed (None: no figures)."""
+    return samples.get("tiegraph_graph_last_write_timestamp_seconds")
+
+
 def cpu_now(workers: list[int], engines: dict[str, int]) -> dict[str, float | None]:
     """CPU seconds used so far: "worker" (all of `workers` together), and each engine by name;
     None for any that is gone."""
