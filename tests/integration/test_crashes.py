@@ -89,9 +89,11 @@ async def test_sigkills_mid_stream_leave_the_same_graph_as_a_clean_run(
 
     stack.create_tenant("killed", org.home_domain)
     supervisor = _stack_supervisor(stack)
-    for part in parts:  # each kill lands while the worker is busy with the part just imported
+    # Each kill lands while the worker is busy with the part just imported: both processes, then
+    # the graph writer alone (its stages run on), then the stream stages alone (the writer runs on).
+    for part, role in zip(parts, (None, "graph", "streams"), strict=True):
         stack.cli("import", str(part), "--tenant", "killed")
-        await _replaced_workers(supervisor, _kill_workers(supervisor))  # the stages and the graph writer
+        await _replaced_workers(supervisor, _kill_workers(supervisor, role), role)
     stack.cli("import", str(parts[0]), "--tenant", "killed")  # and a replay of what was already counted
     await stack.wait_caught_up(timeout=240)
 
