@@ -65,7 +65,7 @@ async def watch_worker_metrics(stack: Stack, highest: dict[str, float]) -> None:
     urls = [f"http://127.0.0.1:{p}/metrics" for p in (port, port + 1)]  # the stages', the graph writer's
     async with httpx.AsyncClient(timeout=5) as client:
         while True:
-            for url in urls:  # each process exports every metric, its own figures in it
+            for url in urls:  # each process exports its own figures (the graph writes: only the writer)
                 text = ""
                 with contextlib.suppress(httpx.HTTPError):  # the process is still starting (or restarting)
                     text = (await client.get(url)).text

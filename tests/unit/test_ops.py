@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import socket
+import urllib.request
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -29,6 +30,7 @@ from tiegraph.operations import (
     worker_readiness,
 )
 from tiegraph.settings import Settings
+from tiegraph.streams import metrics
 from tiegraph.streams.faust_app import write_heartbeats
 from tiegraph.streams.lag import PartitionLag
 from tiegraph.streams.metrics import GRAPH_WRITER, STREAM_STAGES, Freshness, percentile, serve_metrics
@@ -280,3 +282,39 @@ def test_a_taken_metrics_port_does_not_stop_the_worker(caplog: pytest.LogCapture
         taken.listen()
         serve_metrics(taken.getsockname()[1])
     assert "worker metrics not served" in caplog.text
+
+
+def _scrape(port: int, query: str = "") -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics{query}", timeout=5) as response:
+        return str(response.read().decode())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_each_worker_process_exports_only_the_metrics_it_moves() -> None:
+    metrics.count_processed("derive", 3)
+    with metrics.timed_graph_write("ties", 7):
+        pass
+    stages, writer = _free_port(), _free_port()
+    serve_metrics(stages, role=STREAM_STAGES)
+    serve_metrics(writer, role=GRAPH_WRITER)
+    seen_by_stages, seen_by_writer = _scrape(stages), _scrape(writer)
+    # both count records and lag; the graph writes (and their zero copies) only on the writer's port
+    for text in (seen_by_stages, seen_by_writer):
+        assert 'tiegraph_records_processed_total{stage="derive"}' in text and "process_cpu_seconds" in text
+    for name in (
+        "tiegraph_graph_rows_written_total",
+        "tiegraph_graph_write_seconds",
+        "tiegraph_event_to_graph_seconds",
+    ):
+        assert name not in seen_by_stages and name in seen_by_writer
+    assert "tiegraph_graph_last_write_timestamp_seconds" in seen_by_writer
+    # a scrape asking for some series gets those the process exports, and no more
+    asked = "?name[]=tiegraph_graph_rows_written_total&name[]=tiegraph_records_processed_total"
+    assert "tiegraph_graph_rows_written_total" not in _scrape(stages, asked)
+    assert "tiegraph_records_processed_total" in _scrape(stages, asked)
+    assert 'tiegraph_graph_rows_written_total{kind="ties"}' in _scrape(writer, asked)

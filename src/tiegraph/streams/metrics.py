@@ -16,9 +16,10 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.metrics_core import Metric
 
 from tiegraph.streams.lag import PartitionLag
 
@@ -61,15 +62,42 @@ STREAM_STAGES = "streams"
 GRAPH_WRITER = "graph"
 
 
-def serve_metrics(port: int, host: str = "127.0.0.1") -> None:
-    """Expose this process's metrics at http://HOST:PORT/metrics (port 0 = do not serve).
+# What only the graph writer measures: the stream stages' process leaves them out of its /metrics,
+# where they would stay at zero beside the writer's real figures (a sum over a worker's two ports
+# stays right either way; a dashboard reading one port, or the first copy found, would not).
+GRAPH_WRITER_ONLY = (GRAPH_WRITE_SECONDS, GRAPH_ROWS_WRITTEN, EVENT_TO_GRAPH_SECONDS, NEWEST_ORIGIN, LAST_GRAPH_WRITE)
+
+
+class RoleMetrics:
+    """The default registry's metrics as one of the worker's processes exports them: without
+    `left_out` (metric family names)."""
+
+    def __init__(self, left_out: frozenset[str], source: Any = REGISTRY) -> None:
+        self._left_out, self._source = left_out, source
+
+    @classmethod
+    def of(cls, role: str) -> RoleMetrics:
+        others = GRAPH_WRITER_ONLY if role != GRAPH_WRITER else ()
+        return cls(frozenset(family.name for collector in others for family in collector.collect()))
+
+    def collect(self) -> Iterator[Metric]:
+        return (family for family in self._source.collect() if family.name not in self._left_out)
+
+    def restricted_registry(self, names: Iterable[str]) -> RoleMetrics:
+        """What a scrape asking for `?name[]=...` gets (prometheus_client calls this)."""
+        return RoleMetrics(self._left_out, self._source.restricted_registry(names))
+
+
+def serve_metrics(port: int, host: str = "127.0.0.1", role: str = GRAPH_WRITER) -> None:
+    """Expose the metrics of this process, one of the worker's (`role`), at
+    http://HOST:PORT/metrics (port 0 = do not serve).
 
     A port already taken (a second worker on this machine with the same setting) is logged and
     the worker runs on without metrics: losing a scrape target must not stop the pipeline."""
     if not port:
         return
     try:
-        start_http_server(port, addr=host)
+        start_http_server(port, addr=host, registry=cast(CollectorRegistry, RoleMetrics.of(role)))
     except OSError as exc:
         log.warning("worker metrics not served: port %d unavailable (%s); set TIEGRAPH_WORKER_METRICS_PORT", port, exc)
 

@@ -184,7 +184,7 @@ def run_faust_worker(settings: Settings, loglevel: str, role: str) -> None:
     tenants = asyncio.run(load_tenant_directory(settings))
     # The graph writer's metrics on the next port (README "Operations").
     port = settings.worker_metrics_port
-    serve_metrics(port if streams or not port else port + 1, settings.worker_metrics_host)
+    serve_metrics(port if streams or not port else port + 1, settings.worker_metrics_host, role)
     # A fresh driver: the async driver belongs to the event loop that used it; Faust runs its own loop.
     graph = connect_graph(settings)
     app = create_app(settings, graph, tenants) if streams else create_graph_writer(settings, graph, tenants)
