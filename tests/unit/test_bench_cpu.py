@@ -122,6 +122,8 @@ def test_a_run_is_timed_to_its_last_graph_write_not_to_its_last_commit() -> None
     assert settled_seconds(1000.0, 10.4, []) == 10.4
     # never past lag 0 (a clock stepped meanwhile)
     assert settled_seconds(1000.0, 10.4, [1020.0]) == 10.4
+    # a write from before the start is not this run's (another worker answered on the port)
+    assert settled_seconds(1000.0, 10.4, [990.0]) == 10.4
 
 
 def test_a_worker_without_metrics_has_no_figures() -> None:

@@ -289,10 +289,11 @@ def settled_seconds(started_at: float, committed_s: float, last_writes: list[flo
     """Seconds from `started_at` (Unix time) to a settled graph: to the run's last graph write (the
     graph writers' `last_graph_write`). Lag 0, every offset committed (`committed_s` after the
     start), comes up to a commit interval and a lag reading later; it stands in when a writer's
-    figure is missing."""
-    if not last_writes or None in last_writes:
+    figure is missing, or is from before the start (another process answered on its port)."""
+    settled = max((w for w in last_writes if w is not None), default=None)
+    if not last_writes or None in last_writes or settled is None or settled <= started_at:
         return committed_s
-    return min(max(w for w in last_writes if w is not None) - started_at, committed_s)
+    return min(settled - started_at, committed_s)
 
 
 async def _records_in(bootstrap: str, topic: str) -> int:

@@ -138,8 +138,10 @@ def write_heartbeats(
     """This process's `(:WorkerStatus)` in Neo4j every 5 s, for /readyz and `tiegraph lag`: its id
     (hostname:pid), app_id, `role` (metrics.STREAM_STAGES or metrics.GRAPH_WRITER), heartbeat_at
     and `details()` (the graph writer's freshness and write waits). Each of the worker's processes
-    beats for itself: a dead or wedged one goes stale while the other beats on."""
-    worker_id = f"{socket.gethostname()}:{os.getpid()}"
+    beats for itself: a dead one, or one whose event loop is blocked, goes stale while the other
+    beats on. The role is in the id too: two roles run as containers of one pod share a hostname
+    and can both be pid 1."""
+    worker_id = f"{socket.gethostname()}:{os.getpid()}:{role}"
 
     async def heartbeat() -> None:  # a loop, not a timer: the first beat is at start-up
         while True:
@@ -149,6 +151,8 @@ def write_heartbeats(
             except (GraphUnavailable, TimeoutError) as exc:
                 timed_out = f"Neo4j did not answer within {HEARTBEAT_WRITE_TIMEOUT_S:.0f}s"
                 log.warning("cannot write the worker heartbeat: %s", str(exc) or timed_out)
+            except Exception:  # anything else must not end the beats of a process that works on
+                log.exception("cannot write the worker heartbeat")
             await asyncio.sleep(HEARTBEAT_S)
 
     app.task(heartbeat)

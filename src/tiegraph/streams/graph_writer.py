@@ -112,8 +112,9 @@ def create_graph_writer(settings: Settings, graph: GraphStore, tenants: TenantDi
                 await load_tenants()
             rows = [alias_row(r, tenants.domains(r["tenant"])) for r in records]
             metrics.count_processed("aliases", len(batch))
-            await write_until_done(graph.delete_aliases, deletions, watch.reset)
-            await write_until_done(graph.write_aliases, rows, watch.reset)
+            with metrics.timed_graph_write("aliases", len(rows) + len(deletions)):
+                await write_until_done(graph.delete_aliases, deletions, watch.reset)
+                await write_until_done(graph.write_aliases, rows, watch.reset)
             yield len(rows) + len(deletions)
 
     @app.agent(counters)

@@ -47,7 +47,8 @@ NEWEST_ORIGIN = Gauge(
     "tiegraph_graph_newest_origin_timestamp_seconds", "Kafka time of the newest record whose tie reached the graph"
 )
 LAST_GRAPH_WRITE = Gauge(
-    "tiegraph_graph_last_write_timestamp_seconds", "When the graph writer's latest write of ties or counters landed"
+    "tiegraph_graph_last_write_timestamp_seconds",
+    "When the graph writer's latest write of ties, counters or aliases landed",
 )
 CONSUMER_LAG = Gauge(
     "tiegraph_consumer_lag", "Records not yet committed by the pipeline's consumer group", ["topic", "partition"]

@@ -76,8 +76,8 @@ async def _kafka_check(settings: SettingsDep) -> str:
 
 
 async def worker_check(graph: GraphDep, settings: SettingsDep) -> str:
-    """ "ok" when both of a worker's processes (graph writer, stream stages) of the consumer group
-    wrote a heartbeat within heartbeat_max_age_s and no live worker reports a graph write waiting
+    """ "ok" when some graph writer and some stream-stage process of the deployment each wrote a
+    heartbeat within heartbeat_max_age_s and no live worker reports a graph write waiting
     longer than write_stuck_s (operations.worker_readiness)."""
     try:
         statuses = await graph.worker_statuses(settings.app_id)
