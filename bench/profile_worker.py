@@ -29,6 +29,7 @@ from tiegraph.bench.scale import scale_corpus
 from tiegraph.settings import Settings
 from tiegraph.streams import topics as t
 from tiegraph.streams.lag import LagReader, summarize, wait_for_stable_group, wait_for_zero_lag
+from tiegraph.streams.metrics import GRAPH_WRITER, metrics_port
 
 
 async def _print_lag_timeline(settings: Settings, app_id: str, names: t.TopicNames) -> None:
@@ -42,9 +43,8 @@ async def _print_lag_timeline(settings: Settings, app_id: str, names: t.TopicNam
             await asyncio.sleep(1.0)
 
 
-def _print_graph_writes(settings: Settings) -> None:
-    """The worker's own account of its Neo4j writes (Prometheus /metrics): batches, rows, time."""
-    samples = worker_metrics(p._metrics_port(settings, 0) + 1)  # the graph writer's
+def _print_graph_writes(samples: dict[str, float]) -> None:
+    """The graph writer's own account of its Neo4j writes (its /metrics `samples`): batches, rows, time."""
     for kind in ("ties", "counters"):
         wanted = (
             f'tiegraph_graph_write_seconds_sum{{kind="{kind}"}}',
@@ -59,8 +59,8 @@ def _print_graph_writes(settings: Settings) -> None:
 async def _print_records(settings: Settings, names: t.TopicNames, app_id: str) -> None:
     """Records produced per topic over the run, the tables' changelogs included: each is fetched,
     decoded, written and acked once or more, by the worker and by Kafka."""
-    changelogs = [f"{app_id}-{table}-changelog" for table in t.TABLES]
-    counts = {name: await p._records_in(settings.kafka_bootstrap, name) for name in [*names.all(), *changelogs]}
+    topics = [*names.all(), *t.changelog_topics(app_id)]
+    counts = {name: await p._records_in(settings.kafka_bootstrap, name) for name in topics}
     shown = {name.removeprefix(names.prefix).removeprefix(f"{app_id}-"): n for name, n in counts.items() if n}
     print("  records: " + ", ".join(f"{name} {n:,}" for name, n in shown.items()))
 
@@ -110,7 +110,7 @@ async def _one_run(
         await wait_for_zero_lag(settings.kafka_bootstrap, app_id, names.all(), timeout=600, settle=1)
         committed = time.perf_counter() - started
         # as the bench times a run: to its last graph write (lag 0 comes a commit interval later)
-        writer_samples = worker_metrics(p._metrics_port(settings, 0) + 1)
+        writer_samples = worker_metrics(metrics_port(p._metrics_port(settings, 0), GRAPH_WRITER))
         wall = p.settled_seconds(started_at, committed, [last_graph_write(writer_samples)])
         if watching is not None:
             watching.cancel()
@@ -119,7 +119,7 @@ async def _one_run(
             "graph writer": cpu_since(writer_before, [writer], {})["worker"],
         }
         cpu = ", ".join(f"{name} {seconds} s" for name, seconds in used.items())
-        _print_graph_writes(settings)
+        _print_graph_writes(writer_samples)
         await _print_records(settings, names, app_id)
         rate = len(corpus) / wall
         print(f"{len(corpus)} msgs in {wall:.2f} s = {rate:,.0f} msgs/s (lag 0 at {committed:.2f} s); CPU: {cpu}")

@@ -280,7 +280,7 @@ def test_a_taken_metrics_port_does_not_stop_the_worker(caplog: pytest.LogCapture
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        serve_metrics(taken.getsockname()[1])
+        serve_metrics(taken.getsockname()[1], STREAM_STAGES)
     assert "worker metrics not served" in caplog.text
 
 
@@ -300,8 +300,8 @@ def test_each_worker_process_exports_only_the_metrics_it_moves() -> None:
     with metrics.timed_graph_write("ties", 7):
         pass
     stages, writer = _free_port(), _free_port()
-    serve_metrics(stages, role=STREAM_STAGES)
-    serve_metrics(writer, role=GRAPH_WRITER)
+    serve_metrics(stages, STREAM_STAGES)
+    serve_metrics(writer, GRAPH_WRITER)
     seen_by_stages, seen_by_writer = _scrape(stages), _scrape(writer)
     # both count records and lag; the graph writes (and their zero copies) only on the writer's port
     for text in (seen_by_stages, seen_by_writer):

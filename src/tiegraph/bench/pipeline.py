@@ -59,7 +59,9 @@ from tiegraph.ingest.headers import parse_message
 from tiegraph.services.local import port_open
 from tiegraph.settings import Settings
 from tiegraph.streams import topics as t
+from tiegraph.streams.faust_app import faust_dir
 from tiegraph.streams.lag import wait_for_stable_group, wait_for_zero_lag
+from tiegraph.streams.metrics import GRAPH_WRITER, STREAM_STAGES, metrics_port
 from tiegraph.synth.organization import generate_mail, generate_organization
 
 
@@ -244,7 +246,8 @@ async def _run_pipeline(
     ports = [_metrics_port(settings, i) for i in range(workers)]
     # A worker whose metrics port is taken runs on without metrics, and another process answers.
     metrics_ours = all(
-        port and not port_open("127.0.0.1", port) and not port_open("127.0.0.1", port + 1) for port in ports
+        port and not any(port_open("127.0.0.1", metrics_port(port, role)) for role in (STREAM_STAGES, GRAPH_WRITER))
+        for port in ports
     )
     processes = _spawn_workers(settings, workers, names.prefix, app_id, store)
     try:
@@ -267,7 +270,7 @@ async def _run_pipeline(
         cpu |= {"stages": stages_s, "writer": writer_s, "worker": both}
         rss = max(_peak_rss_mb(p.pid) for p in processes)
         writer_rss = max(_peak_rss_mb(p.pid, "graph") for p in processes)
-        samples = [worker_metrics(port + 1) for port in ports]  # the graph writers'
+        samples = [worker_metrics(metrics_port(port, GRAPH_WRITER)) for port in ports]
         writes = [graph_write_seconds(s) for s in samples]
         last_writes = [last_graph_write(s) for s in samples]
         tie_updates = await _records_in(settings.kafka_bootstrap, names[t.TIE_UPDATES])
@@ -307,11 +310,6 @@ async def _records_in(bootstrap: str, topic: str) -> int:
         await consumer.stop()
 
 
-def _tables_dir(settings: Settings, app_id: str) -> Path:
-    """Where a run's workers keep their tables (streams/app.py: one directory per worker)."""
-    return settings.home / "faust" / app_id
-
-
 def _disk_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1024**2
 
@@ -319,7 +317,7 @@ def _disk_mb(path: Path) -> float:
 async def _delete_run(settings: Settings, names: t.TopicNames, app_id: str) -> None:
     """Delete a run's topics and table files, best effort: a failed cleanup is a warning, never the
     bench's result."""
-    for directory in (_tables_dir(settings, app_id), _tables_dir(settings, t.graph_writer_group(app_id))):
+    for directory in (faust_dir(settings, app_id), faust_dir(settings, t.graph_writer_group(app_id))):
         shutil.rmtree(directory, ignore_errors=True)  # the graph writer's holds no tables, only Faust's own
     try:
         await t.delete_pipeline(settings.kafka_bootstrap, names, app_id)
@@ -389,7 +387,7 @@ async def _at_scale(settings: Settings, tenant: str, ties: int, store: str, clea
         "scale_messages": len(corpus),
         "scale_ties": stored["ties"],
         "scale_pipeline_s": round(run.pipeline_s, 1),
-        "scale_tables_disk_mb": round(_disk_mb(_tables_dir(settings, run.app_id)), 1),
+        "scale_tables_disk_mb": round(_disk_mb(faust_dir(settings, run.app_id)), 1),
     }
 
 

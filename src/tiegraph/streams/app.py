@@ -82,11 +82,7 @@ def rocksdb_options(settings: Settings) -> dict[str, int]:
 
 def create_app(settings: Settings, graph: GraphStore, tenants: TenantDirectory) -> faust.App:
     """Build the stream stages' Faust app with its topics, tables and agents."""
-    # One directory per worker (its web port tells the workers of a host apart): the RocksDB store
-    # locks its files, and a second worker on the host would wait on the first one's lock. Stable
-    # across restarts, so a restarted worker finds its tables on disk.
-    datadir = settings.home / "faust" / settings.app_id / f"worker-{settings.worker_web_port}"
-    app = new_app(settings, settings.app_id, datadir, web=True)
+    app = new_app(settings, settings.app_id, web=True)
     names = t.TopicNames(settings.topic_prefix)
 
     def topic(name: str) -> faust.TopicT:

@@ -44,8 +44,18 @@ HEARTBEAT_S = 5.0
 HEARTBEAT_WRITE_TIMEOUT_S = 10.0  # a frozen Neo4j must not hold the heartbeat loop past its next beats
 
 
-def new_app(settings: Settings, app_id: str, datadir: Path, *, web: bool) -> GuardedApp:
-    """A Faust app (and consumer group) `app_id`, keeping its table files under `datadir`."""
+def faust_dir(settings: Settings, app_id: str) -> Path:
+    """Where the Faust app `app_id`'s workers on this node keep their files (tables, Faust's own)."""
+    return settings.home / "faust" / app_id
+
+
+def new_app(settings: Settings, app_id: str, *, web: bool) -> GuardedApp:
+    """A Faust app (and consumer group) `app_id`.
+
+    Its files go to a directory per worker (its web port tells the workers of a host apart): the
+    RocksDB store locks its files, and a second worker on the host would wait on the first one's
+    lock. Stable across restarts, so a restarted worker finds its tables on disk."""
+    datadir = faust_dir(settings, app_id) / f"worker-{settings.worker_web_port}"
     datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = GuardedApp(
         app_id,

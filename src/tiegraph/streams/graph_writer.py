@@ -62,7 +62,7 @@ def latest_per_key(events: Sequence[EventT[bytes]]) -> list[dict[str, Any]]:
 def create_graph_writer(settings: Settings, graph: GraphStore, tenants: TenantDirectory) -> faust.App:
     """Build the graph writer's Faust app. It keeps no tables: Neo4j is its state."""
     app_id = t.graph_writer_group(settings.app_id)
-    app = new_app(settings, app_id, settings.home / "faust" / app_id / f"worker-{settings.worker_web_port}", web=False)
+    app = new_app(settings, app_id, web=False)
     tie_updates, alias_records, counters = (
         pipeline_topic(app, settings, name) for name in (t.TIE_UPDATES, t.ALIASES, t.COUNTERS)
     )

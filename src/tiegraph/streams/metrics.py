@@ -89,7 +89,13 @@ class RoleMetrics:
         return RoleMetrics(self._left_out, self._source.restricted_registry(names))
 
 
-def serve_metrics(port: int, host: str = "127.0.0.1", role: str = GRAPH_WRITER) -> None:
+def metrics_port(port: int, role: str) -> int:
+    """The /metrics port of a worker's process of `role`, TIEGRAPH_WORKER_METRICS_PORT being
+    `port`: the stream stages' on it, the graph writer's on the next (0: not served)."""
+    return port + 1 if port and role == GRAPH_WRITER else port
+
+
+def serve_metrics(port: int, role: str, host: str = "127.0.0.1") -> None:
     """Expose the metrics of this process, one of the worker's (`role`), at
     http://HOST:PORT/metrics (port 0 = do not serve).
 

@@ -173,11 +173,11 @@ async def ensure_changelog_topics(bootstrap: str, app_id: str, partitions: int, 
     but one created while the consumer subscribes can stay missing from its metadata for minutes
     ("not found in cluster metadata"), and the first write to that table then fails with
     PartitionsMismatch (seen with meeting_states)."""
-    wanted = dict.fromkeys(_changelogs(app_id), COMPACT)
+    wanted = dict.fromkeys(changelog_topics(app_id), COMPACT)
     await _create_missing(bootstrap, wanted, partitions, replication)
 
 
-def _changelogs(app_id: str) -> list[str]:
+def changelog_topics(app_id: str) -> list[str]:
     """The changelog topics Faust names for the worker's tables."""
     return [f"{app_id}-{table}-changelog" for table in TABLES]
 
@@ -186,7 +186,7 @@ async def delete_pipeline(bootstrap: str, names: TopicNames, app_id: str) -> Non
     """Delete a pipeline's topics and its tables' changelogs (a benchmark's run, once done): each
     topic stays in the cluster metadata every client reads. The consumer group's committed
     offsets expire by themselves (offsets.retention.minutes; aiokafka cannot delete a group)."""
-    ours = {names[n] for n in ALL_TOPICS} | set(_changelogs(app_id))
+    ours = {names[n] for n in ALL_TOPICS} | set(changelog_topics(app_id))
     ours |= {f"{group}-__assignor-__leader" for group in (app_id, graph_writer_group(app_id))}  # Faust's own
     async with _admin(bootstrap) as admin:
         try:

@@ -31,7 +31,7 @@ from tiegraph.logs import setup_logging
 from tiegraph.settings import Settings
 from tiegraph.streams.app import create_app
 from tiegraph.streams.graph_writer import create_graph_writer
-from tiegraph.streams.metrics import GRAPH_WRITER, STREAM_STAGES, serve_metrics
+from tiegraph.streams.metrics import GRAPH_WRITER, STREAM_STAGES, metrics_port, serve_metrics
 from tiegraph.streams.table_files import discard_stale_table_files
 from tiegraph.streams.tenants import TenantDirectory
 from tiegraph.streams.topics import ensure_changelog_topics
@@ -182,9 +182,7 @@ def run_faust_worker(settings: Settings, loglevel: str, role: str) -> None:
             )
         )
     tenants = asyncio.run(load_tenant_directory(settings))
-    # The graph writer's metrics on the next port (README "Operations").
-    port = settings.worker_metrics_port
-    serve_metrics(port if streams or not port else port + 1, settings.worker_metrics_host, role)
+    serve_metrics(metrics_port(settings.worker_metrics_port, role), role, settings.worker_metrics_host)
     # A fresh driver: the async driver belongs to the event loop that used it; Faust runs its own loop.
     graph = connect_graph(settings)
     app = create_app(settings, graph, tenants) if streams else create_graph_writer(settings, graph, tenants)
