@@ -80,3 +80,45 @@ async def test_deleting_a_tenants_graph_leaves_nothing_of_it_and_every_other_ten
     assert await graph.stats("staying") == before
     assert len(await graph.aliases("staying")) == 1 and len(await graph.blocklist("staying")) == 1
     await graph.delete_tenant_graph("leaving")  # again: nothing left to delete, no error
+
+
+def _pair_row(tenant: str, a: str, b: str, a_name: str = "", b_name: str = "") -> dict[str, Any]:
+    tie = Tie.for_pair(tenant, a, b)
+    apply_interaction(tie, Interaction(tenant, tie.a, tie.b, "to", 1.0, 1_700_000_000.0, f"{a}>{b}"), MODEL)
+    update = {**tie.to_update(), "a_name": a_name if tie.a == a else b_name, "b_name": b_name if tie.a == a else a_name}
+    return {**tie_row(update, ("acme.com",)), "offset": 1}
+
+
+async def test_a_batch_writes_each_person_once_and_nothing_of_a_blocked_one(graph: GraphStore) -> None:
+    """One batch: a hub's ties, its name given by some rows and not others, and ties to a blocked
+    address and to an address under a blocked domain. The blocked people's ties are not written,
+    and a person whose only tie in the batch is with a blocked one is not created either."""
+    tenant = "write-people"
+    await graph.create_tenant(tenant, ["acme.com"])
+    await graph.block(tenant, "spam.example", "domain")
+    await graph.block(tenant, "eve@acme.com", "address")
+    hub = "hub@acme.com"
+    rows = [_pair_row(tenant, hub, f"p{i}@partner.example", a_name="Hub" if i == 3 else "") for i in range(8)]
+    rows += [
+        _pair_row(tenant, hub, "eve@acme.com"),
+        _pair_row(tenant, "lonely@acme.com", "eve@acme.com"),
+        _pair_row(tenant, "x@mail.spam.example", "p0@partner.example"),
+    ]
+    await graph.write_ties(rows)
+
+    stored = {(r["a"], r["b"]) for r in await graph.tenant_ties(tenant)}
+    assert stored == {tuple(sorted((hub, f"p{i}@partner.example"))) for i in range(8)}
+    hub_person = await graph.person(tenant, hub)
+    assert hub_person is not None
+    assert hub_person["name"] == "Hub" and hub_person["internal"] and hub_person["organization"] == "acme.com"
+    assert hub_person["ties"] == 8
+    partner = await graph.person(tenant, "p5@partner.example")
+    assert partner is not None and not partner["internal"] and partner["organization"] == "partner.example"
+    for absent in ("eve@acme.com", "lonely@acme.com", "x@mail.spam.example"):
+        assert await graph.person(tenant, absent) is None
+    assert (await graph.stats(tenant))["people"] == 9
+
+    await graph.write_ties([_pair_row(tenant, hub, "p9@partner.example")])  # no name: the known one stays
+    hub_person = await graph.person(tenant, hub)
+    assert hub_person is not None and hub_person["name"] == "Hub" and hub_person["ties"] == 9
+    await graph.delete_tenant_graph(tenant)

@@ -15,30 +15,33 @@ SCHEMA = [
     "CREATE INDEX alias_tenant IF NOT EXISTS FOR ()-[k:ALIAS_OF]-() ON (k.tenant)",
 ]
 
-# One statement per batch. Every value is absolute, so a replayed batch changes nothing, and the
-# edge's properties are replaced, not merged: a tie recreated after an erase keeps nothing of the
-# old one. A tie with a blocked person (an address, or one under a blocked domain) is never written,
-# checked against the graph's blocklist in the same statement: an update already on its way when
-# the person was erased cannot bring them back, whatever a worker's cached blocklist says.
+# A batch of ties is two statements in one transaction (GraphStore.write_ties). First the
+# blocklists of the batch's tenants, which the writer checks every person against
+# (core/blocklist.py): a tie with a blocked person (an address, or one under a blocked domain) is
+# never written, whatever a worker's cached blocklist says, so an update already on its way when
+# the person was erased cannot bring them back. Then WRITE_TIES.
+BLOCKLISTS_OF = "MATCH (x:Blocked) WHERE x.tenant IN $tenants RETURN x.tenant AS tenant, x.value AS value"
+
+# Each person of the batch merged once (people_and_ties: a hub with hundreds of ties in a batch was
+# merged and set once per tie, 2x per row), then the ties between them. Every value is absolute,
+# so a replayed batch changes nothing, and the edge's properties are replaced, not merged: a tie
+# recreated after an erase keeps nothing of the old one.
 WRITE_TIES = """
+UNWIND $people AS p
+MERGE (x:Person {tenant: p.tenant, email: p.email})
+  ON CREATE SET x.name = p.name
+SET x.internal = p.internal,
+    x.name = CASE WHEN p.name <> '' THEN p.name ELSE x.name END,
+    x.sends = coalesce(x.sends, false) OR p.sent
+FOREACH (_ IN CASE WHEN p.org IS NULL THEN [] ELSE [1] END |
+  MERGE (o:Organization {tenant: p.tenant, domain: p.org})
+  MERGE (x)-[:WORKS_AT]->(o))
+WITH count(*) AS merged
 UNWIND $rows AS r
-WITH r WHERE NOT EXISTS {
-  MATCH (x:Blocked {tenant: r.tenant})
-  WHERE x.value IN [r.a, r.b]
-     OR (NOT x.value CONTAINS '@' AND any(e IN [r.a, r.b] WHERE e ENDS WITH '@' + x.value OR e ENDS WITH '.' + x.value))
-}
-MERGE (a:Person {tenant: r.tenant, email: r.a})
-  ON CREATE SET a.name = r.a_name
-SET a.internal = r.a_internal,
-    a.name = CASE WHEN r.a_name <> '' THEN r.a_name ELSE a.name END,
-    a.sends = coalesce(a.sends, false) OR r.a_sent
-MERGE (b:Person {tenant: r.tenant, email: r.b})
-  ON CREATE SET b.name = r.b_name
-SET b.internal = r.b_internal,
-    b.name = CASE WHEN r.b_name <> '' THEN r.b_name ELSE b.name END,
-    b.sends = coalesce(b.sends, false) OR r.b_sent
+MATCH (a:Person {tenant: r.tenant, email: r.a})
+MATCH (b:Person {tenant: r.tenant, email: r.b})
 MERGE (a)-[k:KNOWS]->(b)
-WITH a, b, k, r
+WITH k, r
 // A row without an offset (a rewrite) always applies. Otherwise a state that counts fewer
 // interactions never overwrites one that counts more: a worker that lost the tie's partition in a
 // rebalance can still land an in-flight update after the new owner's, and that update has a
@@ -48,12 +51,6 @@ WHERE r.offset IS NULL
    OR coalesce(k.interactions, -1) < r.props.interactions
    OR (coalesce(k.interactions, -1) = r.props.interactions AND coalesce(k.update_offset, -1) <= r.offset)
 SET k = r.props, k.update_offset = r.offset
-FOREACH (_ IN CASE WHEN r.a_org IS NULL THEN [] ELSE [1] END |
-  MERGE (oa:Organization {tenant: r.tenant, domain: r.a_org})
-  MERGE (a)-[:WORKS_AT]->(oa))
-FOREACH (_ IN CASE WHEN r.b_org IS NULL THEN [] ELSE [1] END |
-  MERGE (ob:Organization {tenant: r.tenant, domain: r.b_org})
-  MERGE (b)-[:WORKS_AT]->(ob))
 """
 
 # A mailbox owner's aliases (core/aliases.py): (alias)-[:ALIAS_OF]->(owner), one owner per alias

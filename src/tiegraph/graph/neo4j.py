@@ -19,6 +19,7 @@ from neo4j import READ_ACCESS, AsyncDriver, AsyncGraphDatabase, AsyncManagedTran
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
 from tiegraph.core.aliases import Alias
+from tiegraph.core.blocklist import is_blocked
 from tiegraph.core.identity import affiliation_of
 from tiegraph.core.model import TieModel
 from tiegraph.core.ties import Tie, strength_bound_key
@@ -129,6 +130,48 @@ def tie_row(update: dict[str, Any], domains: Iterable[str]) -> dict[str, Any]:
     }
 
 
+def _has_blocked(row: dict[str, Any], blocklists: dict[str, set[str]]) -> bool:
+    blocked = blocklists.get(row["tenant"], ())
+    return is_blocked(row["a"], blocked) or is_blocked(row["b"], blocked)
+
+
+def people_and_ties(rows: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """WRITE_TIES's parameters for rows of `tie_row`: each person once, as the rows in their order
+    would have left them (the last non-empty name, the last affiliation, sent if any row says so),
+    ordered by tenant and address so concurrent writers take the people's node locks in one
+    order; and the ties, with what the statement reads of a row."""
+    people: dict[tuple[str, str], dict[str, Any]] = {}
+    ties = []
+    for row in rows:
+        tenant = row["tenant"]
+        for email, name, sent, internal, org in (
+            (row["a"], row["a_name"], row["a_sent"], row["a_internal"], row["a_org"]),
+            (row["b"], row["b_name"], row["b_sent"], row["b_internal"], row["b_org"]),
+        ):
+            person = people.get((tenant, email))
+            if person is None:
+                people[tenant, email] = {
+                    "tenant": tenant,
+                    "email": email,
+                    "name": name,
+                    "sent": sent,
+                    "internal": internal,
+                    "org": org,
+                }
+                continue
+            person["internal"] = internal
+            if sent:
+                person["sent"] = True
+            if name:
+                person["name"] = name
+            if org is not None:
+                person["org"] = org
+        ties.append(
+            {"tenant": tenant, "a": row["a"], "b": row["b"], "props": row["props"], "offset": row.get("offset")}
+        )
+    return [people[key] for key in sorted(people)], ties
+
+
 def alias_row(alias: dict[str, Any], domains: Iterable[str]) -> dict[str, Any]:
     """A WRITE_ALIASES row from an aliases.v1 record: both addresses with their internal flag."""
     domains = tuple(domains)
@@ -211,8 +254,24 @@ class GraphStore(NetworkStore):
     # -- writes -------------------------------------------------------------------------------
 
     async def write_ties(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            await self._write(cypher.WRITE_TIES, rows=list(rows))
+        """Write rows of `tie_row` (each with its source "offset", or none for a rewrite that always
+        applies), in one transaction; never a tie with a person the graph's blocklist holds."""
+        if not rows:
+            return
+
+        async def work(tx: AsyncManagedTransaction) -> None:
+            result = await tx.run(cypher.BLOCKLISTS_OF, tenants=sorted({r["tenant"] for r in rows}))
+            blocklists: dict[str, set[str]] = {}
+            async for record in result:
+                blocklists.setdefault(record["tenant"], set()).add(record["value"])
+            kept = [r for r in rows if not blocklists or not _has_blocked(r, blocklists)]
+            if kept:
+                people, ties = people_and_ties(kept)
+                await (await tx.run(cypher.WRITE_TIES, people=people, rows=ties)).consume()
+
+        with _graph_errors():
+            async with self._driver.session() as session:
+                await session.execute_write(work)
 
     async def write_aliases(self, rows: Sequence[dict[str, Any]]) -> None:
         """(alias)-[:ALIAS_OF]->(owner) for rows of `alias_row`, each with its source "offset"."""
