@@ -8,7 +8,7 @@ last run (`.venv/bin/pip install py-spy` first).
 
 Uses the local services (`tiegraph services up`) and the bench's own helpers, with a fresh tenant
 per run; deletes its topics and tenants afterwards. Not part of `tiegraph bench`: a tool for
-finding where the worker's time goes between two bench runs (the README's Benchmarks section says
+finding where the worker's time goes between two bench runs (bench/HISTORY.md says
 what it found).
 """
 

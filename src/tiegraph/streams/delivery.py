@@ -75,7 +75,7 @@ class BatchDelivery:
 
     Records go out in aiokafka batches, one per topic partition (`send_batch`), not one Faust
     `topic.send` each: per-record sends through Faust (future, sensors, partitioner, accumulator)
-    were the largest single cost of the worker (README "Benchmarks"). Partitions follow Kafka's
+    were the largest single cost of the worker (bench/HISTORY.md). Partitions follow Kafka's
     default partitioner, as Faust's sends did, so keys and tables stay co-partitioned."""
 
     def __init__(self, app: AppT, failures: SendFailures) -> None:

@@ -6,7 +6,7 @@ every 10 s, a stall watchdog over the partitions the process owns and a heartbea
 Two processes, not one: the writer's share of the work (decoding tie updates, building rows, the
 Neo4j driver's packing and I/O) took a sixth of the single worker's CPU, and the consumer plumbing
 of its topics as much again, on the one core a Python process can use. Apart, the stages and the
-writer run on both cores (README "Benchmarks").
+writer run on both cores (bench/HISTORY.md).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def new_app(settings: Settings, app_id: str, *, web: bool) -> GuardedApp:
         producer_acks=-1,
         # aiokafka sends at most one batch per partition per request and one request per broker at
         # a time: with the 16 KiB default, a stage's batch of ~1 MB of tie states took dozens of
-        # round trips. Below the broker's 1 MiB message.max.bytes. No linger: see README Benchmarks.
+        # round trips. Below the broker's 1 MiB message.max.bytes. No linger: see bench/HISTORY.md.
         producer_max_batch_size=512 * 1024,
         broker_session_timeout=settings.kafka_session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.kafka_session_timeout_s / 4),

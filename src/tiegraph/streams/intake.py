@@ -3,7 +3,7 @@
 Faust hands records to an agent one at a time: the fetcher's loop wraps each record's delivery in
 `wait_first` (two tasks and an `asyncio.wait` per record), and the stream yields each event
 through an `await sleep(0)`, sensors, processors and, for `take_events`, a passive drainer and
-a buffer. Profiled, that hand-off was the largest cost left in the worker (README "Benchmarks").
+a buffer. Profiled, that hand-off was the largest cost left in the worker (bench/HISTORY.md).
 Here:
 
 - `take_batches` reads an agent's channel queue directly (the conductor still decodes each

@@ -121,7 +121,7 @@ def key_partition(key: bytes, partitions: int) -> int:
 
 
 # orjson, not the stdlib: (de)serialising records was a measurable share of a stage's CPU
-# (README "Benchmarks"). The bytes are the same compact UTF-8 JSON as `json.dumps(separators=(",",
+# (bench/HISTORY.md). The bytes are the same compact UTF-8 JSON as `json.dumps(separators=(",",
 # ":"), ensure_ascii=False)` wrote, so records written before and after decode alike.
 _DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS  # like json.dumps: int keys become strings
 

@@ -35,7 +35,8 @@ def as_domain(raw: str) -> str:
     return domain
 
 
-# Paths to a large organisation start from its best-connected members (see README "Benchmarks").
+# Paths to a large organisation start from its best-connected members (see bench/HISTORY.md, "Query latency
+# at 1M ties").
 PATH_TARGETS_PER_ORGANIZATION = 50
 
 
