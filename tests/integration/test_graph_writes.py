@@ -122,3 +122,24 @@ async def test_a_batch_writes_each_person_once_and_nothing_of_a_blocked_one(grap
     hub_person = await graph.person(tenant, hub)
     assert hub_person is not None and hub_person["name"] == "Hub" and hub_person["ties"] == 9
     await graph.delete_tenant_graph(tenant)
+
+
+async def test_a_batch_of_two_tenants_keeps_each_ties_ordering_rule(graph: GraphStore) -> None:
+    """One batch with rows of two tenants for the same addresses, a stale row (fewer
+    interactions than the stored state) and a rewrite without an offset."""
+    first, second = "write-mixed-1", "write-mixed-2"
+    for tenant in (first, second):
+        await graph.create_tenant(tenant, ["acme.com"])
+    newer = {**tie_row({**_tie_after(4).to_update(), "tenant": first}, ("acme.com",)), "offset": 20}
+    await graph.write_ties([newer])
+    stale = {**tie_row({**_tie_after(2).to_update(), "tenant": first}, ("acme.com",)), "offset": 30}
+    rewrite = tie_row({**_tie_after(1).to_update(), "tenant": second}, ("acme.com",))  # no offset: applies
+    await graph.write_ties([stale, rewrite])
+
+    [kept] = await graph.tenant_ties(first)
+    assert kept["tie"]["interactions"] == 4 and kept["tie"]["update_offset"] == 20
+    [written] = await graph.tenant_ties(second)
+    assert written["tie"]["interactions"] == 1 and "update_offset" not in written["tie"]
+    for tenant in (first, second):
+        assert (await graph.stats(tenant))["people"] == 2
+        await graph.delete_tenant_graph(tenant)

@@ -53,3 +53,15 @@ def test_the_ties_carry_what_the_statement_reads_and_a_rewrite_has_no_offset() -
         {"tenant": "acme", "a": "ann@a.example", "b": "bob@b.example", "props": {"interactions": 1}, "offset": 7},
         {"tenant": "acme", "a": "ann@a.example", "b": "cat@c.example", "props": {"interactions": 1}, "offset": None},
     ]
+
+
+def test_the_last_affiliation_of_a_person_holds() -> None:
+    """A tenant's domains can change between two rows' making (the directory refreshed): the
+    later row's affiliation is what the graph gets, as it would have row by row."""
+    rows = [
+        _row("ann@acme.com", "bob@b.example", a_internal=False, a_org="acme.com"),
+        _row("ann@acme.com", "cat@c.example", a_internal=True),
+    ]
+    people, _ = people_and_ties(rows)
+    ann = next(p for p in people if p["email"] == "ann@acme.com")
+    assert ann["internal"] is True and ann["org"] == "acme.com"  # no organisation in a row keeps the known one

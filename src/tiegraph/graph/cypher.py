@@ -19,7 +19,9 @@ SCHEMA = [
 # blocklists of the batch's tenants, which the writer checks every person against
 # (core/blocklist.py): a tie with a blocked person (an address, or one under a blocked domain) is
 # never written, whatever a worker's cached blocklist says, so an update already on its way when
-# the person was erased cannot bring them back. Then WRITE_TIES.
+# the person was erased cannot bring them back, and nobody is created for a tie that is dropped.
+# Then WRITE_TIES, which checks each person again as it merges them: an erasure that committed
+# after the first read must not find its person recreated.
 BLOCKLISTS_OF = "MATCH (x:Blocked) WHERE x.tenant IN $tenants RETURN x.tenant AS tenant, x.value AS value"
 
 # Each person of the batch merged once (people_and_ties: a hub with hundreds of ties in a batch was
@@ -28,6 +30,11 @@ BLOCKLISTS_OF = "MATCH (x:Blocked) WHERE x.tenant IN $tenants RETURN x.tenant AS
 # recreated after an erase keeps nothing of the old one.
 WRITE_TIES = """
 UNWIND $people AS p
+WITH p WHERE NOT EXISTS {
+  MATCH (x:Blocked {tenant: p.tenant})
+  WHERE x.value = p.email
+     OR (NOT x.value CONTAINS '@' AND (p.email ENDS WITH '@' + x.value OR p.email ENDS WITH '.' + x.value))
+}
 MERGE (x:Person {tenant: p.tenant, email: p.email})
   ON CREATE SET x.name = p.name
 SET x.internal = p.internal,
@@ -38,6 +45,8 @@ FOREACH (_ IN CASE WHEN p.org IS NULL THEN [] ELSE [1] END |
   MERGE (x)-[:WORKS_AT]->(o))
 WITH count(*) AS merged
 UNWIND $rows AS r
+// A person blocked since the first read was not merged: erased, their ties find nobody here; not
+// erased yet, the erasure (which blocks first) deletes them with these ties after this commits.
 MATCH (a:Person {tenant: r.tenant, email: r.a})
 MATCH (b:Person {tenant: r.tenant, email: r.b})
 MERGE (a)-[k:KNOWS]->(b)
