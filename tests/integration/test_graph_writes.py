@@ -10,7 +10,8 @@ import pytest
 from tiegraph.core.model import TieModel
 from tiegraph.core.records import Interaction
 from tiegraph.core.ties import Tie, apply_interaction
-from tiegraph.graph.neo4j import GraphStore, alias_row, tie_row
+from tiegraph.graph import cypher
+from tiegraph.graph.neo4j import GraphStore, alias_row, people_and_ties, tie_row
 
 pytestmark = pytest.mark.integration
 
@@ -89,7 +90,7 @@ def _pair_row(tenant: str, a: str, b: str, a_name: str = "", b_name: str = "") -
     return {**tie_row(update, ("acme.com",)), "offset": 1}
 
 
-async def test_a_batch_writes_each_person_once_and_nothing_of_a_blocked_one(graph: GraphStore) -> None:
+async def test_a_batch_leaves_its_people_as_row_by_row_and_nothing_of_a_blocked_one(graph: GraphStore) -> None:
     """One batch: a hub's ties, its name given by some rows and not others, and ties to a blocked
     address and to an address under a blocked domain. The blocked people's ties are not written,
     and a person whose only tie in the batch is with a blocked one is not created either."""
@@ -143,3 +144,19 @@ async def test_a_batch_of_two_tenants_keeps_each_ties_ordering_rule(graph: Graph
     for tenant in (first, second):
         assert (await graph.stats(tenant))["people"] == 2
         await graph.delete_tenant_graph(tenant)
+
+
+async def test_a_person_blocked_after_the_batchs_blocklist_read_is_not_merged(graph: GraphStore) -> None:
+    """WRITE_TIES checks each person again: an erasure that blocked and deleted a person after
+    the writer read the blocklist (here: WRITE_TIES run with the rows that read let through)
+    finds neither the person nor their ties recreated."""
+    tenant = "write-late-block"
+    await graph.create_tenant(tenant, ["acme.com"])
+    rows = [_pair_row(tenant, "ann@acme.com", "eve@partner.example"), _pair_row(tenant, "ann@acme.com", "bob@acme.com")]
+    await graph.block(tenant, "eve@partner.example", "address")
+    people, ties = people_and_ties(rows)
+    await graph._write(cypher.WRITE_TIES, people=people, rows=ties)
+
+    assert {(r["a"], r["b"]) for r in await graph.tenant_ties(tenant)} == {("ann@acme.com", "bob@acme.com")}
+    assert await graph.person(tenant, "eve@partner.example") is None
+    await graph.delete_tenant_graph(tenant)
