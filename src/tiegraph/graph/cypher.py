@@ -24,8 +24,8 @@ SCHEMA = [
 # after the first read must not find its person recreated.
 BLOCKLISTS_OF = "MATCH (x:Blocked) WHERE x.tenant IN $tenants RETURN x.tenant AS tenant, x.value AS value"
 
-# Each person of the batch merged once (people_and_ties: a hub with hundreds of ties in a batch was
-# merged and set once per tie, 2x per row), then the ties between them. Every value is absolute,
+# Each person of the batch merged once (people_and_ties), then the ties between them: merging both
+# people of every row merged and set a hub with hundreds of ties in a batch hundreds of times. Every value is absolute,
 # so a replayed batch changes nothing, and the edge's properties are replaced, not merged: a tie
 # recreated after an erase keeps nothing of the old one.
 WRITE_TIES = """
